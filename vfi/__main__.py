@@ -1,0 +1,3 @@
+from vfi.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Exporting PyTorch modules that use the custom ops to ONNX.
+
+Exporter choice: the torch.export-based exporter (`torch.onnx.export(dynamo=True)`) with a
+custom translation per op. It records the models' shape arithmetic (padding to a multiple,
+cropping back) symbolically, so height and width stay dynamic, and the TorchScript exporter it
+replaces is deprecated. tests/export/test_onnx_export.py pins the choice: the custom nodes,
+their attributes and the dynamic dimensions of an exported model.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+
+from vfi.export.graph import attach_functions, strip_exporter_metadata
+from vfi.plugins import OPS
+from vfi.plugins.onnx_function import IR_VERSION, OPSET
+from vfi.plugins.onnx_node import node_attributes, translation
+from vfi.plugins.op import Op
+from vfi.plugins.spec import NAMESPACE
+
+_ONNX_TYPES = {torch.float32: onnx.TensorProto.FLOAT, torch.float16: onnx.TensorProto.FLOAT16}
+
+
+def translation_table() -> dict:
+    return {op.torch_op._opoverload: translation(op.spec) for op in OPS}
+
+
+def export_module(
+    module: torch.nn.Module,
+    args: tuple,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_shapes,
+) -> onnx.ModelProto:
+    """Export `module` called on `args` with the custom ops as `vfi::` nodes plus bodies."""
+    program = torch.onnx.export(
+        module,
+        args,
+        dynamo=True,
+        input_names=input_names,
+        output_names=output_names,
+        dynamic_shapes=dynamic_shapes,
+        custom_translation_table=translation_table(),
+        opset_version=OPSET,
+        verbose=False,
+    )
+    model = strip_exporter_metadata(attach_functions(program.model_proto))
+    check_model(model)
+    return model
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    onnx.checker.check_model(model, full_check=True)
+
+
+def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32) -> onnx.ModelProto:
+    """A model holding one `vfi::<OpType>` node with dynamic shapes; `present[i]` says whether
+    the op's i-th input is given (optional inputs may be absent)."""
+    elem = _ONNX_TYPES[dtype]
+    inputs = [
+        helper.make_tensor_value_info(t.name, elem, [None] * len(t.shape.split(",")))
+        for t, given in zip(op.spec.inputs, present)
+        if given
+    ]
+    node_inputs = [t.name if given else "" for t, given in zip(op.spec.inputs, present)]
+    while node_inputs and not node_inputs[-1]:
+        node_inputs.pop()
+    node = helper.make_node(
+        op.spec.onnx_op_type,
+        node_inputs,
+        [op.spec.output.name],
+        domain=NAMESPACE,
+        **node_attributes(op.spec, attrs),
+    )
+    output = helper.make_tensor_value_info(op.spec.output.name, elem, [None] * len(op.spec.output.shape.split(",")))
+    graph = helper.make_graph([node], f"vfi_{op.spec.name}", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+    attach_functions(model)
+    check_model(model)
+    return model
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
+    """Write `model` to `path` through a temporary file in the same folder, renamed on success."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        onnx.save_model(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def ort_session(model: onnx.ModelProto):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def run_op_in_ort(op: Op, inputs: tuple, attrs: dict) -> np.ndarray:
+    """Run the op's ONNX function body in ONNX Runtime (CPU) on torch `inputs`."""
+    dtype = next(t.dtype for t in inputs if t is not None)
+    model = op_model(op, attrs, tuple(t is not None for t in inputs), dtype)
+    feeds = {spec.name: t.numpy() for spec, t in zip(op.spec.inputs, inputs) if t is not None}
+    return ort_session(model).run(None, feeds)[0]
