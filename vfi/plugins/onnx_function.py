@@ -67,7 +67,9 @@ class Body:
         return self.Shape(tensor, start=axis, end=axis + 1)
 
     def loop(self, trip_count: str, carried: list[str], build) -> list[str]:
-        """ONNX Loop over range(trip_count); `build(body, i, *state)` returns the new state."""
+        """ONNX Loop over range(trip_count); `build(body, i, *state)` returns the new state.
+
+        The carried state is float32 (the bodies' arithmetic type) of any shape."""
         body = Body(prefix=self._fresh("loop") + "_")
         i = body._fresh("i")
         cond_in = body._fresh("cond_in")
@@ -81,9 +83,9 @@ class Body:
                 helper.make_tensor_value_info(i, TensorProto.INT64, []),
                 helper.make_tensor_value_info(cond_in, TensorProto.BOOL, []),
             ]
-            + [helper.make_tensor_value_info(s, TensorProto.UNDEFINED, None) for s in state_in],
+            + [helper.make_tensor_value_info(s, TensorProto.FLOAT, None) for s in state_in],
             [helper.make_tensor_value_info(cond_out, TensorProto.BOOL, [])]
-            + [helper.make_tensor_value_info(s, TensorProto.UNDEFINED, None) for s in state_out],
+            + [helper.make_tensor_value_info(s, TensorProto.FLOAT, None) for s in state_out],
         )
         outputs = self.op("Loop", trip_count, "", *carried, outputs=len(carried), body=graph)
         return [outputs] if len(carried) == 1 else outputs

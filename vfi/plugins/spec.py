@@ -95,6 +95,8 @@ class OpSpec:
     gradcheck_case: Callable[[], SampleCase]  # small, float64-friendly
     worked_examples: Callable[[], Sequence[WorkedExample]]
     invalid_cases: Callable[[], Sequence[InvalidCase]]
+    # Cases `vfi bench ops` times at a given output size (height, width).
+    benchmark_cases: Callable[[int, int], Sequence[SampleCase]] = lambda height, width: ()
     summary: str = ""
 
     @property

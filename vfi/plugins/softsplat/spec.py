@@ -83,6 +83,10 @@ def sample_cases() -> list[SampleCase]:
     return cases
 
 
+def benchmark_cases(height: int, width: int) -> list[SampleCase]:
+    return [_case("C=3 soft", 1, 3, height, width, "soft", 8.0)]
+
+
 def gradcheck_case() -> SampleCase:
     return _case("gradcheck_soft", 1, 2, 4, 5, "soft", 1.5)
 
@@ -157,4 +161,5 @@ SPEC = OpSpec(
     gradcheck_case=gradcheck_case,
     worked_examples=worked_examples,
     invalid_cases=invalid_cases,
+    benchmark_cases=benchmark_cases,
 )

@@ -1,0 +1,162 @@
+"""Parity and contract tests for every registered op, generated from the registry.
+
+A new op in vfi.plugins.OPS is tested here without a new test file.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vfi.export.graph import custom_nodes, node_attrs
+from vfi.export.onnx import op_model, run_op_in_ort
+from vfi.plugins import OPS
+from vfi.plugins.onnx_function import PLUGIN_ATTRS
+from vfi.plugins.spec import NAMESPACE
+
+IMPLEMENTATIONS = {
+    "torch_op": lambda op, inputs, attrs: op.function(*inputs, **attrs),
+    "onnx_ort": lambda op, inputs, attrs: torch.from_numpy(run_op_in_ort(op, inputs, attrs)),
+}
+
+
+def _params(items_of):
+    return [
+        pytest.param(op, item, id=f"{op.name}-{item.name}") for op in OPS for item in items_of(op.spec)
+    ]
+
+
+SAMPLE_CASES = _params(lambda spec: spec.sample_cases())
+WORKED_EXAMPLES = _params(lambda spec: spec.worked_examples())
+INVALID_CASES = _params(lambda spec: spec.invalid_cases())
+OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
+
+
+def scaled_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |actual - expected| / max(1, |expected|): the absolute error for outputs in [-1, 1],
+    relative beyond (see Tolerance)."""
+    assert actual.shape == expected.shape
+    assert torch.isfinite(expected).all(), "the reference produced a non-finite value"
+    assert torch.isfinite(actual).all(), "non-finite output where the reference is finite"
+    diff = (actual.double() - expected.double()).abs()
+    return float((diff / expected.double().abs().clamp(min=1.0)).max())
+
+
+@pytest.mark.parametrize("op,example", WORKED_EXAMPLES)
+@pytest.mark.parametrize("impl", ["reference", *IMPLEMENTATIONS])
+def test_upstream_worked_example(impl, op, example):
+    run = IMPLEMENTATIONS.get(impl, lambda op, inputs, attrs: op.reference(*inputs, **attrs))
+    actual = run(op, example.inputs, example.attrs)
+    # The upstream values are printed to 6-7 significant digits.
+    assert scaled_error(actual, example.expected) <= 1e-6
+
+
+@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
+def test_fp32_matches_reference(impl, op, case):
+    inputs = case.inputs(torch.float32)
+    expected = op.reference(*inputs, **case.attrs)
+    actual = IMPLEMENTATIONS[impl](op, inputs, case.attrs)
+    assert actual.dtype == torch.float32
+    assert scaled_error(actual, expected) <= op.spec.tolerance.fp32
+
+
+@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
+def test_fp16_error_is_bounded_by_fp32_error(impl, op, case):
+    """OPS.md: the fp16 path's error vs an fp64 reference is at most a small multiple of the fp32
+    path's error plus a floor. All paths see the same fp16-representable inputs."""
+    inputs16 = case.inputs(torch.float16)
+    exact = op.reference(*(None if t is None else t.double() for t in inputs16), **case.attrs)
+    run = IMPLEMENTATIONS[impl]
+    error32 = scaled_error(run(op, tuple(None if t is None else t.float() for t in inputs16), case.attrs), exact)
+    actual16 = run(op, inputs16, case.attrs)
+    assert actual16.dtype == torch.float16
+    tol = op.spec.tolerance
+    assert scaled_error(actual16, exact) <= tol.fp16_factor * error32 + tol.fp16_floor
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_reference_gradcheck(op):
+    case = op.spec.gradcheck_case()
+    inputs = case.inputs(torch.float64)
+    differentiable = [
+        t is not None and spec.differentiable for spec, t in zip(op.spec.inputs, inputs)
+    ]
+    assert any(differentiable)
+
+    def reference(*grad_inputs):
+        it = iter(grad_inputs)
+        full = [next(it) if d else t for t, d in zip(inputs, differentiable)]
+        return op.reference(*full, **case.attrs)
+
+    leaves = [t.clone().requires_grad_() for t, d in zip(inputs, differentiable) if d]
+    assert torch.autograd.gradcheck(reference, leaves)
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_torch_op_gradient_equals_reference_gradient(op):
+    case = op.spec.gradcheck_case()
+    inputs = [None if t is None else t.requires_grad_() for t in case.inputs(torch.float64)]
+    present = [t for t in inputs if t is not None]
+    grad_out = torch.rand_like(op.reference(*inputs, **case.attrs))
+    expected = torch.autograd.grad(op.reference(*inputs, **case.attrs), present, grad_out)
+    actual = torch.autograd.grad(op.function(*inputs, **case.attrs), present, grad_out)
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a, e)
+
+
+OPCHECK_CASES = [
+    pytest.param(op, case, id=f"{op.name}-{case.name}")
+    for op in OPS
+    for case in [op.spec.gradcheck_case(), *op.spec.sample_cases()]
+    if sum(t.numel() for t in case.inputs() if t is not None) < 20_000
+]
+
+
+@pytest.mark.parametrize("op,case", OPCHECK_CASES)
+def test_torch_library_opcheck(op, case):
+    inputs = [None if t is None else t.requires_grad_() for t in case.inputs()]
+    attrs = [case.attrs[a.name] for a in op.spec.attrs]
+    torch.library.opcheck(op.torch_op, (*inputs, *attrs))
+
+
+@pytest.mark.parametrize("op,case", INVALID_CASES)
+def test_invalid_arguments_raise_value_error(op, case):
+    with pytest.raises(ValueError, match=case.message):
+        op.function(*case.inputs, **case.attrs)
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_identity_is_consistent_across_layers(op):
+    spec = op.spec
+    assert op.torch_op._qualname == spec.torch_name == f"{NAMESPACE}::{spec.name}"
+    assert getattr(torch.ops.vfi, spec.name).default is op.torch_op._opoverload
+    assert (spec.onnx_domain, spec.plugin_namespace, spec.plugin_version) == (NAMESPACE, NAMESPACE, "1")
+    assert spec.plugin_name == spec.onnx_op_type
+
+
+@pytest.mark.parametrize("op,case", _params(lambda spec: spec.sample_cases()[:1] + [spec.gradcheck_case()]))
+def test_onnx_node_carries_spec_attributes_and_a_function_body(op, case):
+    inputs = case.inputs()
+    model = op_model(op, case.attrs, tuple(t is not None for t in inputs))
+    (node,) = custom_nodes(model.graph)
+    assert (node.domain, node.op_type) == (NAMESPACE, op.spec.onnx_op_type)
+    attrs = node_attrs(node)
+    assert sorted(attrs) == sorted([a.name for a in op.spec.attrs] + list(PLUGIN_ATTRS))
+    assert attrs["plugin_version"] == op.spec.plugin_version
+    assert attrs["plugin_namespace"] == op.spec.plugin_namespace
+    for a in op.spec.attrs:
+        assert attrs[a.name] == pytest.approx(case.attrs[a.name]) and isinstance(attrs[a.name], a.kind)
+    (function,) = [f for f in model.functions if (f.domain, f.name, f.overload) == (node.domain, node.op_type, node.overload)]
+    assert sorted(function.attribute) == sorted(attrs)
+    assert list(function.input) == [t.name for t, x in zip(op.spec.inputs, inputs) if x is not None]
+    assert list(function.output) == [op.spec.output.name]
+    assert not any(n.domain == NAMESPACE for n in function.node), "a body must use standard ops only"
+
+
+@pytest.mark.parametrize("op", OP_PARAMS)
+def test_every_function_body_overload_is_distinct(op):
+    keys = [(f.domain, f.name, f.overload) for f in op.onnx_functions()]
+    assert len(keys) == len(set(keys))
+    assert {f.name for f in op.onnx_functions()} == {op.spec.onnx_op_type}
