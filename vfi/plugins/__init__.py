@@ -1,9 +1,13 @@
 """The custom ops. OPS is the registry every layer and every parity test iterates over."""
 
 from vfi.plugins import softsplat
+from vfi.plugins import sepconv
+from vfi.plugins import adacof
 
 OPS = (
     softsplat.OP,
+    sepconv.OP,
+    adacof.OP,
 )
 
 
