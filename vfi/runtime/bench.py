@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import time
@@ -79,14 +78,14 @@ def _measure_op(op_name: str, case_name: str, height: int, width: int, impl: str
         feeds = {s.name: t.numpy() for s, t in zip(op.spec.inputs, inputs) if t is not None}
         def call():
             session.run(None, feeds)
-    baseline = _current_rss_bytes()
+    baseline = _reset_peak_rss()
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
         call()
         if i:  # the first run is the warm-up
             times.append((time.perf_counter() - start) * 1e3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss_bytes()
     return {
         "median_ms": statistics.median(times),
         "p90_ms": sorted(times)[max(0, int(round(0.9 * len(times))) - 1)],
@@ -94,9 +93,22 @@ def _measure_op(op_name: str, case_name: str, height: int, width: int, impl: str
     }
 
 
-def _current_rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _reset_peak_rss() -> int:
+    """Reset the process's peak resident size to the current one (Linux: clear_refs 5) so the
+    peak that follows belongs to the timed runs, not to setup; returns the current size."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _proc_status_bytes("VmRSS")
+
+
+def _peak_rss_bytes() -> int:
+    return _proc_status_bytes("VmHWM")
+
+
+def _proc_status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field}; peak memory needs Linux")
 
 
 def environment() -> dict:

@@ -1,0 +1,38 @@
+"""The interpolation models. MODELS maps each name to its card; every model takes RGB frames in
+[0, 1] of any size (>= its card's min_size) and returns RGB, doing upstream's preprocessing
+(channel order, normalisation, padding, cropping back) inside the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vfi.models.card import ModelCard
+from vfi.models.weights import CheckpointError, load_weights
+
+_CARDS: tuple[ModelCard, ...] = ()
+
+MODELS: dict[str, ModelCard] = {card.name: card for card in _CARDS}
+
+
+def get_card(name: str) -> ModelCard:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def load(name: str, weights: str | Path | None = None, seed: int = 0) -> torch.nn.Module:
+    """The model `name` in eval mode: with the official checkpoint or safetensors file `weights`
+    (strict key and shape matching), or with seeded random weights when `weights` is None."""
+    card = get_card(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = card.build()
+    if weights is not None:
+        load_weights(model, card, weights)
+    return model.eval()
+
+
+__all__ = ["MODELS", "CheckpointError", "ModelCard", "get_card", "load"]

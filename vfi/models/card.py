@@ -1,0 +1,27 @@
+"""Model cards: what the registry knows about each interpolation model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+PLAIN = "plain"  # sniklaus files: a bare state_dict whose keys say `module…`, renamed to `net…`
+WRAPPED = "state_dict"  # AdaCoF / CDFI files: {"state_dict": …, "epoch": …}, keys as saved
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    summary: str
+    build: Callable[[], torch.nn.Module]  # the architecture with freshly initialised weights
+    ops: tuple[str, ...]  # custom ops the graph uses (vfi.plugins names, or "deform_conv")
+    pad_multiple: int  # the model pads H and W up to a multiple of this internally
+    arbitrary_t: bool  # forward(frame0, frame1, t) for any t in (0, 1); else the midpoint only
+    min_size: int = 32  # smallest H and W it accepts (reflect padding, pyramids)
+    checkpoint_manifest: str | None = None  # ../shared/checkpoints/<name>.json
+    checkpoint_layout: str = WRAPPED
+    # TensorRT optimisation profile: (height, width) min / opt / max.
+    profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (720, 1280), (1088, 1920))
+    published_middlebury_psnr: float | None = None  # mean over the 12 "other" sequences, dB
