@@ -4,11 +4,19 @@ works whatever is installed."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 import vfi
-from vfi import info
-from vfi.runtime import bench
+from vfi.errors import VfiError
+
+# (command, module with add_arguments(parser) and run(args), help)
+COMMANDS = (
+    ("info", "vfi.info", "versions and the available implementations of every op"),
+    ("models", "vfi.models.cli", "the registered models and their cards"),
+    ("export", "vfi.export.cli", "export a model to ONNX with dynamic height and width"),
+    ("bench", "vfi.runtime.bench", "benchmarks (timings are not tests)"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,20 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vfi {vfi.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    info_parser = sub.add_parser("info", help="versions and the available implementations of every op")
-    info_parser.add_argument("--json", action="store_true", help="print JSON")
-    info_parser.set_defaults(run=info.run)
-
-    bench_parser = sub.add_parser("bench", help="benchmarks (timings are not tests)")
-    bench.add_arguments(bench_parser)
-    bench_parser.set_defaults(run=bench.run)
+    for name, module_name, help_text in COMMANDS:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(module=module_name)
+        importlib.import_module(module_name).add_arguments(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return importlib.import_module(args.module).run(args)
+    except VfiError as exc:
+        print(f"vfi {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ def collect() -> dict:
     }
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
 def run(args) -> int:
     info = collect()
     if args.json:

@@ -39,8 +39,20 @@ def attach_functions(model: onnx.ModelProto) -> onnx.ModelProto:
                 present.add(key)
     if not any(o.domain == NAMESPACE for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(NAMESPACE, 1))
+    # A function must import the model's default-domain opset; the bodies use only ops whose
+    # semantics are unchanged across the supported opsets (vfi.plugins.onnx_function).
+    opset = default_opset(model)
+    for function in model.functions:
+        if function.domain == NAMESPACE:
+            for entry in function.opset_import:
+                if entry.domain == "":
+                    entry.version = opset
     model.ir_version = IR_VERSION
     return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
 def strip_exporter_metadata(model: onnx.ModelProto) -> onnx.ModelProto:

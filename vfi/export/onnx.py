@@ -9,6 +9,7 @@ their attributes and the dynamic dimensions of an exported model.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from onnx import helper
 
 from vfi.export.graph import attach_functions, strip_exporter_metadata
 from vfi.plugins import OPS
-from vfi.plugins.onnx_function import IR_VERSION, OPSET
+from vfi.plugins.onnx_function import IR_VERSION, OPSET, SUPPORTED_OPSETS
 from vfi.plugins.onnx_node import node_attributes, translation
 from vfi.plugins.op import Op
 from vfi.plugins.spec import NAMESPACE
@@ -38,19 +39,29 @@ def export_module(
     input_names: list[str],
     output_names: list[str],
     dynamic_shapes,
+    opset: int = OPSET,
 ) -> onnx.ModelProto:
     """Export `module` called on `args` with the custom ops as `vfi::` nodes plus bodies."""
-    program = torch.onnx.export(
-        module,
-        args,
-        dynamo=True,
-        input_names=input_names,
-        output_names=output_names,
-        dynamic_shapes=dynamic_shapes,
-        custom_translation_table=translation_table(),
-        opset_version=OPSET,
-        verbose=False,
-    )
+    if opset not in SUPPORTED_OPSETS:
+        raise ValueError(f"opset {opset} is not supported; choose one of {', '.join(map(str, SUPPORTED_OPSETS))}")
+    # The exporter logs a warning per torchvision op it cannot register; vfi needs none of them.
+    registration_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration_log.level
+    registration_log.setLevel(logging.ERROR)
+    try:
+        program = torch.onnx.export(
+            module,
+            args,
+            dynamo=True,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_shapes=dynamic_shapes,
+            custom_translation_table=translation_table(),
+            opset_version=opset,
+            verbose=False,
+        )
+    finally:
+        registration_log.setLevel(level)
     model = strip_exporter_metadata(attach_functions(program.model_proto))
     check_model(model)
     return model

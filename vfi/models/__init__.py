@@ -8,31 +8,47 @@ from pathlib import Path
 
 import torch
 
+from vfi.errors import VfiError
+from vfi.models import adacof_net
+from vfi.models import cdfi_net
 from vfi.models.card import ModelCard
 from vfi.models.weights import CheckpointError, load_weights
 
-_CARDS: tuple[ModelCard, ...] = ()
+_CARDS: tuple[ModelCard, ...] = (
+    *adacof_net.CARDS,
+    *cdfi_net.CARDS,
+)
 
 MODELS: dict[str, ModelCard] = {card.name: card for card in _CARDS}
+
+
+class UnknownModelError(VfiError, KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 def get_card(name: str) -> ModelCard:
     try:
         return MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+        raise UnknownModelError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def build(card: ModelCard, seed: int = 0) -> torch.nn.Module:
+    """The architecture with weights initialised from `seed`, leaving the global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return card.build().eval()
 
 
 def load(name: str, weights: str | Path | None = None, seed: int = 0) -> torch.nn.Module:
     """The model `name` in eval mode: with the official checkpoint or safetensors file `weights`
     (strict key and shape matching), or with seeded random weights when `weights` is None."""
     card = get_card(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = card.build()
+    model = build(card, seed)
     if weights is not None:
         load_weights(model, card, weights)
-    return model.eval()
+    return model
 
 
-__all__ = ["MODELS", "CheckpointError", "ModelCard", "get_card", "load"]
+__all__ = ["MODELS", "CheckpointError", "ModelCard", "UnknownModelError", "build", "get_card", "load"]

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import torch
 
+from vfi.errors import VfiError
 from vfi.models.card import PLAIN, WRAPPED, ModelCard
 
 _SHOWN = 5  # how many offending keys an error lists
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VfiError, ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
 

@@ -13,7 +13,10 @@ from onnx import AttributeProto, FunctionProto, TensorProto, helper
 
 from vfi.plugins.spec import NAMESPACE, OpSpec
 
-OPSET = 20  # default-domain opset of the bodies and of every exported model
+OPSET = 20  # default-domain opset of the bodies and of exported models, unless asked otherwise
+# Opsets a model may be exported at: DeformConv needs 19, and every op the bodies use keeps its
+# semantics from 19 to 21 (ONNX Runtime 1.31 and TensorRT 10 read all three).
+SUPPORTED_OPSETS = (19, 20, 21)
 IR_VERSION = 10  # function overloads need IR 10; ONNX Runtime 1.31 reads up to 13
 PLUGIN_ATTRS = ("plugin_version", "plugin_namespace")
 

@@ -1,0 +1,56 @@
+"""Reading and writing still images as RGB float tensors in [0, 1]."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vfi.errors import VfiError
+
+
+class ImageError(VfiError):
+    pass
+
+
+def read_rgb(path: str | os.PathLike) -> torch.Tensor:
+    """The image at `path` as float32 RGB [1,3,H,W] in [0, 1]; grey and alpha are converted."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("RGB", "L", "RGBA", "P", "LA"):
+                raise ImageError(f"{path}: unsupported pixel format {image.mode} (expected 8-bit RGB or grey)")
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"{path}: not a readable image ({exc})") from exc
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+def to_uint8(frame: torch.Tensor) -> np.ndarray:
+    """[1,3,H,W] float in [0, 1] to HWC uint8, clamped and rounded (not truncated)."""
+    if not torch.isfinite(frame).all():
+        raise ValueError("frame holds NaN or Inf")
+    return (frame[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def write_rgb(frame: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write `frame` to `path` (format from the suffix) through a temporary file renamed on success."""
+    from PIL import Image
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        Image.fromarray(to_uint8(frame)).save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
