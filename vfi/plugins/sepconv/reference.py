@@ -12,9 +12,10 @@ def sepconv_reference(input: torch.Tensor, vertical: torch.Tensor, horizontal: t
     [N,K,H,W] into [N,C,H,W].
 
     Arithmetic runs in float32 (float64 when an input is float64); the output has the input's
-    dtype. The vertical taps are summed one at a time so that at most one [N,C,H,W,K] window
-    tensor exists: unfolding both axes at once would need N*C*H*W*K*K values (5 GB for a
-    3x388x584 frame at K=51).
+    dtype. Every term is a product of frame-sized shifted slices accumulated in place, so the
+    extra memory is two [N,C,H,W] buffers whatever K is; unfolding the K×K windows instead
+    would need N·C·H·W·K·K values (5 GB for a 3×388×584 frame at K=51) and copying one K-wide
+    window per vertical tap was 16x slower on the CPU.
     """
     dtype = compute_dtype(input, vertical, horizontal)
     frame = input.to(dtype)
@@ -23,8 +24,9 @@ def sepconv_reference(input: torch.Tensor, vertical: torch.Tensor, horizontal: t
     _, taps, height, width = vertical.shape
     out = frame.new_zeros(frame.shape[0], frame.shape[1], height, width)
     for i in range(taps):
-        # windows[n,c,y,x,j] = frame[n,c,y+i,x+j]: a view, no copy.
-        windows = frame[:, :, i : i + height, :].unfold(3, taps, 1)
-        filtered_row = torch.einsum("nchwj,njhw->nchw", windows, horizontal)
-        out = out + filtered_row * vertical[:, i : i + 1]
+        rows = frame[:, :, i : i + height]
+        filtered_rows = torch.zeros_like(out)
+        for j in range(taps):
+            filtered_rows.addcmul_(rows[..., j : j + width], horizontal[:, j : j + 1])
+        out.addcmul_(filtered_rows, vertical[:, i : i + 1])
     return out.to(input.dtype)
