@@ -9,11 +9,15 @@ from pathlib import Path
 import torch
 
 from vfi.errors import VfiError
+from vfi.models import adacof_net
+from vfi.models import cdfi_net
 from vfi.models import sepconv_net
 from vfi.models.card import ModelCard
 from vfi.models.weights import CheckpointError, load_weights
 
 _CARDS: tuple[ModelCard, ...] = (
+    *adacof_net.CARDS,
+    *cdfi_net.CARDS,
     *sepconv_net.CARDS,
 )
 

@@ -1,0 +1,169 @@
+"""CDFI (Ding et al., CVPR 2021), the final `cdfi_adacof` model: compressed AdaCoF (F = 11,
+D = 2) plus a feature pyramid warped with both AdaCoF kernel sets, a GridNet synthesis network and
+a path-selection mask that blends the two results (reference/UPSTREAM.md §8.3, Appendix E).
+
+Preprocessing is AdaCoF's (`adacof_net.py`): RGB, reflect-pad to ×32, mean subtracted for the
+kernel estimator only, replicate-pad by P = 10 for the frame warps, crop back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vfi.models.adacof_net import (
+    KERNEL_HEADS,
+    MIN_SIZE,
+    PAD_MULTIPLE,
+    AdaCoFNet,
+    KernelEstimation,
+    UNetWidths,
+)
+from vfi.models.card import WRAPPED, ModelCard
+
+KERNEL_SIZE, DILATION = 11, 2
+
+# PrunedKernelEstimation: close to, but not the same as, the compressed AdaCoF's widths.
+CDFI_WIDTHS = UNetWidths(
+    encoder=((24, 24, 24), (48, 48, 52), (99, 97, 95), (156, 142, 159), (92, 72, 121)),
+    decoder=((99, 69, 36), (74, 83, 81), (83, 88, 72), (45, 45, 45)),
+    heads={**{name: (52, 49, 21) for name in KERNEL_HEADS}, "Occlusion": (52, 52, 48), "Blend": (52, 52, 48)},
+)
+PYRAMID_WIDTHS = (4, 8, 12, 16, 20)  # 1×1 conv outputs on encoder levels 1 … 5
+GRID_WIDTHS = (32, 64, 96)  # GridNet rows
+GRID_COLUMNS = 6
+
+
+class PyramidKernelEstimation(KernelEstimation):
+    """The pruned U-Net plus the feature pyramid: a 1×1 conv on each encoder output, before
+    pooling (so on the joint features of the mean-subtracted pair, not per frame)."""
+
+    def __init__(self):
+        super().__init__(CDFI_WIDTHS, KERNEL_SIZE)
+        for level, (block, width) in enumerate(zip(CDFI_WIDTHS.encoder, PYRAMID_WIDTHS), 1):
+            # padding=1 on a 1×1 kernel, as upstream: each map grows by 2 px, its outer ring the
+            # bias alone, and is resized with that ring.
+            setattr(self, f"module1by1_{level}", nn.Conv2d(block[-1], width, kernel_size=1, stride=1, padding=1))
+
+    def forward(self, pair: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        heads, encoder = super().forward(pair)
+        return heads, [getattr(self, f"module1by1_{level}")(x) for level, x in enumerate(encoder, 1)]
+
+
+def _conv(channels_in: int, channels_out: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(channels_in, channels_out, kernel_size=3, stride=stride, padding=1)
+
+
+class LateralBlock(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.f = nn.Sequential(nn.PReLU(), _conv(channels_in, channels_out), nn.PReLU(), _conv(channels_out, channels_out))
+        # Upstream projects a width change with a 3×3 conv (with bias), not the usual 1×1.
+        self.conv = _conv(channels_in, channels_out) if channels_in != channels_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.f(x) + self.conv(x)
+
+
+class DownSamplingBlock(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.PReLU(), _conv(channels_in, channels_out, stride=2), nn.PReLU(), _conv(channels_out, channels_out)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.f(x)
+
+
+class UpSamplingBlock(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.PReLU(),
+            _conv(channels_in, channels_out),
+            nn.PReLU(),
+            _conv(channels_out, channels_out),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.f(x)
+
+
+class GridNet(nn.Module):
+    """DAIN-style GridNet, 3 rows × 6 columns (widths 32, 64, 96): the first three columns carry
+    states down the rows, the last three up. PReLUs have a single parameter. Sizes divide evenly
+    because the input is a multiple of 32, so nothing is cropped."""
+
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.lateral_init = LateralBlock(channels_in, GRID_WIDTHS[0])
+        for row, width in enumerate(GRID_WIDTHS):
+            for column in range(GRID_COLUMNS - 1):
+                setattr(self, f"lateral_{row}_{column}", LateralBlock(width, width))
+        for row, (wide, wider) in enumerate(zip(GRID_WIDTHS, GRID_WIDTHS[1:])):
+            for column in range(GRID_COLUMNS // 2):
+                setattr(self, f"down_{row}_{column}", DownSamplingBlock(wide, wider))
+        for row, (wider, wide) in enumerate(zip(GRID_WIDTHS[1:], GRID_WIDTHS)):
+            for column in range(GRID_COLUMNS // 2):
+                setattr(self, f"up_{row}_{column}", UpSamplingBlock(wider, wide))
+        self.lateral_final = LateralBlock(GRID_WIDTHS[0], channels_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top = self.lateral_init(x)
+        middle = self.down_0_0(top)
+        bottom = self.down_1_0(middle)
+        for column in (0, 1):  # each row: its own lateral plus the row above, downsampled
+            top = self._block("lateral", 0, column)(top)
+            middle = self._block("down", 0, column + 1)(top) + self._block("lateral", 1, column)(middle)
+            bottom = self._block("down", 1, column + 1)(middle) + self._block("lateral", 2, column)(bottom)
+        for column in (2, 3, 4):  # each row: its own lateral plus the row below, upsampled
+            bottom = self._block("lateral", 2, column)(bottom)
+            middle = self._block("up", 1, column - 2)(bottom) + self._block("lateral", 1, column)(middle)
+            top = self._block("up", 0, column - 2)(middle) + self._block("lateral", 0, column)(top)
+        return self.lateral_final(top)
+
+    def _block(self, kind: str, row: int, column: int) -> nn.Module:
+        return getattr(self, f"{kind}_{row}_{column}")
+
+
+class CDFINet(AdaCoFNet):
+    def __init__(self):
+        super().__init__(PyramidKernelEstimation(), DILATION)
+        # Input: both warped frames and every pyramid level warped with both kernel sets.
+        self.context_synthesis = GridNet(2 * (3 + sum(PYRAMID_WIDTHS)), 3)
+
+    def synthesise(self, frame0, frame1, heads, pyramid) -> torch.Tensor:
+        padded0, padded1 = self.replicate_pad(frame0), self.replicate_pad(frame1)
+        # Each level resized (align_corners=False) straight to the P-padded size: no replicate pad.
+        features = torch.cat(
+            [F.interpolate(level, size=padded0.shape[2:], mode="bilinear", align_corners=False) for level in pyramid], 1
+        )
+        # The op works channel by channel, so a frame and the features it shares a kernel set
+        # with are warped in one call.
+        left = self.warp(torch.cat([padded0, features], 1), heads, 1)
+        right = self.warp(torch.cat([padded1, features], 1), heads, 2)
+        # GridNet's channel order is upstream's: A1, A2, F1L, F1R, …, F5L, F5R.
+        parts = (3, *PYRAMID_WIDTHS)
+        context = torch.cat([x for pair in zip(left.split(parts, 1), right.split(parts, 1)) for x in pair], 1)
+        occlusion, blend = heads["Occlusion"], heads["Blend"]
+        warped = occlusion * left[:, :3] + (1 - occlusion) * right[:, :3]
+        return blend * self.context_synthesis(context) + (1 - blend) * warped
+
+
+CARDS = (
+    ModelCard(
+        name="cdfi_net",
+        summary="CDFI: compressed AdaCoF+ (F = 11, D = 2) with feature pyramid, GridNet and path selection (4.98M parameters)",
+        build=CDFINet,
+        ops=("adacof",),
+        pad_multiple=PAD_MULTIPLE,
+        arbitrary_t=False,
+        min_size=MIN_SIZE,
+        checkpoint_manifest="cdfi_adacof_F11_D2",
+        checkpoint_layout=WRAPPED,
+        published_middlebury_psnr=37.14,
+    ),
+)
