@@ -15,6 +15,7 @@ COMMANDS = (
     ("info", "vfi.info", "versions and the available implementations of every op"),
     ("models", "vfi.models.cli", "the registered models and their cards"),
     ("export", "vfi.export.cli", "export a model to ONNX with dynamic height and width"),
+    ("plugins", "vfi.plugins.cli", "native code: build the kernels and the TensorRT plugin library"),
     ("bench", "vfi.runtime.bench", "benchmarks (timings are not tests)"),
 )
 

@@ -17,7 +17,7 @@ def collect() -> dict:
     import torch
 
     import vfi
-    from vfi.plugins import OPS
+    from vfi.plugins import OPS, native
 
     ort_version = _version("onnxruntime") or _version("onnxruntime-gpu")
     cuda = torch.cuda.is_available()
@@ -29,6 +29,16 @@ def collect() -> dict:
             f"ONNX Runtime {ort_version}, standard-op function body" if ort_version else "onnxruntime is not installed",
         ),
     }
+    # Where the native libraries are (or why not), without building anything.
+    toolchain = native.find_toolchain()
+    build = native.build_info(toolchain)
+    native_names = {"host": "host_kernel", "cuda": "cuda_kernel", "trt": "trt_plugin"}
+
+    def op_implementations(op) -> dict:
+        native_rows = native.availability(op.name, toolchain, build)
+        rows = {**implementations, **{native_names[c]: native_rows[c] for c in native_names}}
+        return {name: {"available": ok, "detail": detail} for name, (ok, detail) in rows.items()}
+
     return {
         "vfi": vfi.__version__,
         "torch": torch.__version__,
@@ -41,7 +51,7 @@ def collect() -> dict:
                 "onnx": f"{op.spec.onnx_domain}::{op.spec.onnx_op_type}",
                 "tensorrt_plugin": f"{op.spec.plugin_namespace}::{op.spec.plugin_name} v{op.spec.plugin_version}",
                 "attributes": [a.name for a in op.spec.attrs],
-                "implementations": {name: {"available": ok, "detail": detail} for name, (ok, detail) in implementations.items()},
+                "implementations": op_implementations(op),
             }
             for op in OPS
         },
