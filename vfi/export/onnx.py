@@ -20,6 +20,7 @@ import torch
 from onnx import helper
 
 from vfi.export.graph import attach_functions, strip_exporter_metadata
+from vfi.models.deform_conv import deform_conv_op, onnx_translation as deform_conv_translation
 from vfi.plugins import OPS
 from vfi.plugins.onnx_function import IR_VERSION, OPSET, SUPPORTED_OPSETS
 from vfi.plugins.onnx_node import node_attributes, translation
@@ -30,7 +31,10 @@ _ONNX_TYPES = {torch.float32: onnx.TensorProto.FLOAT, torch.float16: onnx.Tensor
 
 
 def translation_table() -> dict:
-    return {op.torch_op._opoverload: translation(op.spec) for op in OPS}
+    table = {op.torch_op._opoverload: translation(op.spec) for op in OPS}
+    # DSFN's deformable convolution exports as the standard ONNX DeformConv, not a vfi:: node.
+    table[deform_conv_op._opoverload] = deform_conv_translation
+    return table
 
 
 def export_module(

@@ -11,6 +11,7 @@ import torch
 from vfi.errors import VfiError
 from vfi.models import adacof_net
 from vfi.models import cdfi_net
+from vfi.models import dsfn_net
 from vfi.models import sepconv_net
 from vfi.models.card import ModelCard
 from vfi.models.weights import CheckpointError, load_weights
@@ -18,6 +19,7 @@ from vfi.models.weights import CheckpointError, load_weights
 _CARDS: tuple[ModelCard, ...] = (
     *adacof_net.CARDS,
     *cdfi_net.CARDS,
+    *dsfn_net.CARDS,
     *sepconv_net.CARDS,
 )
 
