@@ -13,6 +13,7 @@ from vfi.models import adacof_net
 from vfi.models import cdfi_net
 from vfi.models import dsfn_net
 from vfi.models import sepconv_net
+from vfi.models import softsplat_net
 from vfi.models.card import ModelCard
 from vfi.models.weights import CheckpointError, load_weights
 
@@ -21,6 +22,7 @@ _CARDS: tuple[ModelCard, ...] = (
     *cdfi_net.CARDS,
     *dsfn_net.CARDS,
     *sepconv_net.CARDS,
+    *softsplat_net.CARDS,
 )
 
 MODELS: dict[str, ModelCard] = {card.name: card for card in _CARDS}
