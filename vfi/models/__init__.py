@@ -11,6 +11,7 @@ import torch
 from vfi.errors import VfiError
 from vfi.models import adacof_net
 from vfi.models import cdfi_net
+from vfi.models import classic_net
 from vfi.models import dsfn_net
 from vfi.models import sepconv_net
 from vfi.models import softsplat_net
@@ -20,6 +21,7 @@ from vfi.models.weights import CheckpointError, load_weights
 _CARDS: tuple[ModelCard, ...] = (
     *adacof_net.CARDS,
     *cdfi_net.CARDS,
+    *classic_net.CARDS,
     *dsfn_net.CARDS,
     *sepconv_net.CARDS,
     *softsplat_net.CARDS,

@@ -7,6 +7,7 @@ implementation alone and no allocator cache carries over between implementations
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import datetime
 import json
 import multiprocessing
@@ -14,27 +15,57 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+from vfi.runtime import bench_pipeline
+
 OP_SIZES = ((256, 448), (480, 854))
+CUDA_OP_SIZES = ((1080, 1920),)
 OP_IMPLEMENTATIONS = ("reference", "onnx_ort")
 
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="bench_target", required=True)
     ops = sub.add_parser("ops", help="time every op's implementations on synthetic inputs")
-    ops.add_argument("--device", choices=["cpu"], default="cpu", help="only cpu in this version")
+    ops.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu",
+        help="cpu: the reference against ONNX Runtime; cuda: our CUDA kernels against the reference on the GPU",
+    )
     ops.add_argument("--repeats", type=int, default=5, help="timed runs after one warm-up (default 5)")
     ops.add_argument("--op", action="append", help="limit to these ops (repeatable)")
-    ops.add_argument("--size", action="append", metavar="HxW", help="output sizes (default 256x448 and 480x854)")
+    ops.add_argument(
+        "--size", action="append", metavar="HxW",
+        help="output sizes (default 256x448 and 480x854 on cpu, 1080x1920 on cuda)",
+    )
     ops.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    bench_pipeline.add_parser(sub)
 
 
 def run(args) -> int:
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size] if args.size else OP_SIZES
-    results = bench_ops(args.op, sizes, args.repeats)
-    print(format_table(results))
+    if args.bench_target == "pipeline":
+        return bench_pipeline.run(args)
+    default_sizes = CUDA_OP_SIZES if args.device == "cuda" else OP_SIZES
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size] if args.size else default_sizes
+    if args.device == "cuda":
+        import torch
+
+        from vfi.plugins.native import NativeError
+
+        if not torch.cuda.is_available():
+            print(f"vfi bench ops --device cuda: no CUDA GPU here (torch {torch.__version__} reports "
+                  "torch.cuda.is_available() == False)", file=sys.stderr)
+            return 1
+        try:
+            results = bench_ops_cuda(args.op, sizes, args.repeats)
+        except NativeError as error:
+            print(f"vfi bench ops --device cuda: {str(error).splitlines()[0]}", file=sys.stderr)
+            return 1
+        print(format_cuda_table(results))
+    else:
+        results = bench_ops(args.op, sizes, args.repeats)
+        print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
@@ -169,5 +200,97 @@ def format_table(results: dict) -> str:
             f"{ref['median_ms']:>12.1f} {ref['peak_extra_mb']:>8.0f} | "
             f"{ort['median_ms']:>9.1f} {ort['peak_extra_mb']:>8.0f} | "
             f"{row['speedup_onnx_ort_vs_reference']:>12.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
+    """Our CUDA kernels against the PyTorch reference on the same GPU, fp32 and fp16, with the
+    kernels' achieved bandwidth: the bytes of the inputs and the output (each moved once at
+    least) over the kernel time, next to the device's peak."""
+    import torch
+
+    from vfi.plugins import OPS, native
+
+    device = torch.cuda.current_device()
+    peak = _peak_bandwidth(device)
+    rows = []
+    for op in OPS:
+        if op_names and op.name not in op_names:
+            continue
+        for height, width in sizes:
+            for case in op.spec.benchmark_cases(height, width):
+                for dtype in (torch.float32, torch.float16):
+                    inputs = tuple(None if t is None else t.to("cuda", dtype) for t in case.inputs())
+                    output = native.run(op, inputs, case.attrs, "cuda")
+                    kernel_ms = _cuda_median_ms(lambda: native.run(op, inputs, case.attrs, "cuda"), repeats)
+                    with torch.no_grad():
+                        reference_ms = _cuda_median_ms(lambda: op.reference(*inputs, **case.attrs), repeats)
+                    io_bytes = sum(t.numel() * t.element_size() for t in (*inputs, output) if t is not None)
+                    rows.append({
+                        "op": op.name, "case": case.name, "height": height, "width": width,
+                        "dtype": str(dtype).removeprefix("torch."),
+                        "kernel_ms": kernel_ms, "reference_ms": reference_ms,
+                        "speedup_kernel_vs_reference": reference_ms / kernel_ms,
+                        "kernel_gb_per_s": io_bytes / kernel_ms / 1e6,
+                    })
+    env = environment()
+    env["gpu"] = torch.cuda.get_device_name(device)
+    env["gpu_peak_gb_per_s"] = peak / 1e9 if peak else None
+    return {"environment": env, "repeats": repeats, "results": rows}
+
+
+def _cuda_median_ms(call, repeats: int) -> float:
+    """Median GPU time of `call` (CUDA events on the current stream) after one warm-up run."""
+    import torch
+
+    call()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        call()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def _peak_bandwidth(device: int) -> float | None:
+    """The device memory's peak bytes per second (two transfers per memory clock) from the CUDA
+    driver, or None where it cannot be read."""
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    handle, clock_khz, bus_bits = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    memory_clock_rate, global_memory_bus_width = 36, 37  # CUdevice_attribute values
+    if (
+        driver.cuInit(0)
+        or driver.cuDeviceGet(ctypes.byref(handle), device)
+        or driver.cuDeviceGetAttribute(ctypes.byref(clock_khz), memory_clock_rate, handle)
+        or driver.cuDeviceGetAttribute(ctypes.byref(bus_bits), global_memory_bus_width, handle)
+    ):
+        return None
+    return 2.0 * clock_khz.value * 1e3 * bus_bits.value / 8
+
+
+def format_cuda_table(results: dict) -> str:
+    env = results["environment"]
+    peak = env["gpu_peak_gb_per_s"]
+    peak_text = f" (peak {peak:.0f} GB/s)" if peak else ""
+    lines = [
+        f"{env['date']}  {env['gpu']}{peak_text}  torch {env['torch']}  vfi {env['vfi']} ({env['commit']})",
+        "",
+        f"{'op':<10} {'case':<10} {'size':>9} {'dtype':<8}| {'kernel ms':>9} {'reference ms':>12} | "
+        f"{'ref/kernel':>10} | {'kernel GB/s':>11} {'% peak':>6}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for row in results["results"]:
+        share = f"{100 * row['kernel_gb_per_s'] / peak:>6.1f}" if peak else f"{'-':>6}"
+        lines.append(
+            f"{row['op']:<10} {row['case']:<10} {row['height']:>4}x{row['width']:<4} {row['dtype']:<8}| "
+            f"{row['kernel_ms']:>9.3f} {row['reference_ms']:>12.3f} | "
+            f"{row['speedup_kernel_vs_reference']:>9.1f}x | {row['kernel_gb_per_s']:>11.1f} {share}"
         )
     return "\n".join(lines)

@@ -54,3 +54,23 @@ def write_rgb(frame: torch.Tensor, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def swscale_flags():
+    """libswscale flags for YUV <-> RGB in both directions. Measured on 8-bit 4:2:0 frames: the
+    default (fast bilinear) path darkens luma by about 1 level over a YUV -> RGB -> YUV round trip,
+    while accurate rounding with full chroma interpolation returns luma exactly and chroma within 1."""
+    from av.video.reformatter import Interpolation
+
+    return Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP
+
+
+def video_frame_rgb(frame, bits: int) -> np.ndarray:
+    """A decoded PyAV video frame as float32 RGB [3,H,W] in [0, 1], converted with the frame's
+    colour range: through 16-bit RGB when its format has more than 8 bits per component (`bits`),
+    else through 8-bit RGB, as 8-bit images are."""
+    deep = bits > 8
+    rgb = frame.to_ndarray(
+        format="rgb48le" if deep else "rgb24", src_color_range=frame.color_range, interpolation=swscale_flags()
+    )
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(65535.0 if deep else 255.0)

@@ -1,0 +1,126 @@
+"""Synthetic clips for the runtime tests, written and read back with PyAV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vfi.runtime.images import swscale_flags
+
+AUDIO_RATE = 48000
+
+
+def flat(value: int, height: int = 48, width: int = 64, dtype=np.uint8) -> np.ndarray:
+    return np.full((height, width, 3), value, dtype)
+
+
+def write_clip(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    rate: Fraction = Fraction(25),
+    times: list[Fraction] | None = None,
+    codec: str = "ffv1",
+    pix_fmt: str = "yuv420p",
+    audio_seconds: float | None = None,
+    rotation: int | None = None,
+    subtitles: list[tuple[str, Fraction, Fraction]] = (),
+    options: dict | None = None,
+    container_options: dict | None = None,
+) -> Path:
+    """Write `frames` (HxWx3 uint8 or uint16 RGB) at `rate`, or at `times` (seconds; variable
+    rate), optionally with an AAC sine track of `audio_seconds`, a display rotation and SubRip
+    `subtitles` (text, start and duration in seconds; Matroska)."""
+    time_base = Fraction(1, 90000) if times is not None else 1 / rate
+    with av.open(str(path), "w", options=container_options or {}) as out:
+        video = out.add_stream(codec, rate=rate)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = pix_fmt
+        video.time_base = video.codec_context.time_base = time_base
+        video.options = options or {}
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        if subtitles:
+            text = out.add_mux_stream("subrip", time_base=Fraction(1, 1000))
+            for line, start, duration in subtitles:
+                packet = av.Packet(line.encode())
+                packet.stream, packet.time_base = text, Fraction(1, 1000)
+                packet.pts = packet.dts = int(start * 1000)
+                packet.duration = int(duration * 1000)
+                out.mux(packet)
+        audio = None
+        if audio_seconds is not None:
+            audio = out.add_stream("aac", rate=AUDIO_RATE)
+            audio.layout = "stereo"
+        for i, pixels in enumerate(frames):
+            source = "rgb48le" if pixels.dtype == np.uint16 else "rgb24"
+            frame = av.VideoFrame.from_ndarray(pixels, format=source).reformat(format=pix_fmt, interpolation=swscale_flags())
+            frame.pts = i if times is None else int(times[i] / time_base)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        if audio is not None:
+            total = int(audio_seconds * AUDIO_RATE)
+            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / AUDIO_RATE)).astype(np.float32)
+            for start in range(0, total, 1024):
+                chunk = tone[start : start + 1024]
+                frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+                frame.sample_rate, frame.pts = AUDIO_RATE, start
+                for packet in audio.encode(frame):
+                    out.mux(packet)
+            for packet in audio.encode(None):
+                out.mux(packet)
+    return path
+
+
+@dataclass
+class Clip:
+    frames: list[np.ndarray]  # RGB HxWx3 as decoded (uint8, or uint16 with deep=True)
+    times: list[Fraction]  # presentation times in seconds
+    stream: dict  # facts about the video stream
+
+
+def read_clip(path: Path, deep: bool = False) -> Clip:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, times, rotation = [], [], None
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(
+                format="rgb48le" if deep else "rgb24", src_color_range=frame.color_range, interpolation=swscale_flags()
+            ))
+            times.append(frame.pts * stream.time_base)
+            rotation = frame.rotation if rotation is None else rotation
+        facts = {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "pix_fmt": stream.codec_context.pix_fmt,
+            "codec": stream.codec_context.name,
+            "base_rate": stream.base_rate,
+            "duration": stream.duration * stream.time_base if stream.duration else None,
+            "rotation": rotation,
+            "streams": [s.type for s in container.streams],
+        }
+    return Clip(frames, times, facts)
+
+
+def audio_facts(path: Path) -> dict:
+    """Samples decoded, and the stream's start and duration in seconds, of the first audio stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return {
+            "samples": samples,
+            "start": stream.start_time * stream.time_base,
+            "duration": stream.duration * stream.time_base,
+            "codec": stream.codec_context.name,
+        }
+
+
+def level(frame: np.ndarray) -> float:
+    """The mean level of a frame, for flat synthetic frames."""
+    return float(frame.astype(np.float64).mean())

@@ -1,0 +1,135 @@
+"""Inference backends: one small interface over PyTorch, ONNX Runtime and TensorRT.
+
+A backend is constructed cheaply (it checks its files and options and names what is wrong),
+`activate()`d once (loads the model, session or engine and allocates memory; fails with one clear
+line when a dependency is missing), called with `infer()` on batches, and `close()`d.
+
+`infer(frame0, frame1, t)` takes float32 NCHW RGB arrays in [0, 1] of the same shape [N, 3, H, W]
+and, for models that take any t (`arbitrary_t`), a float32 array `t` of shape [N] (None for the
+others, which return the midpoint). It returns float32 [N, 3, H, W], unclamped: the caller clamps
+and rounds. Frames smaller than `min_size` are the caller's to pad.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from vfi.errors import VfiError
+
+BACKENDS = ("torch", "ort", "trt")
+# The I/O of a two-frame interpolator; models with other I/O (DSFN) are not run by the runtime.
+FRAME_INPUTS = ("frame0", "frame1")
+TIME_INPUT = "t"
+OUTPUT = "output"
+
+
+class BackendError(VfiError):
+    """A backend that cannot run here, or a model it cannot run."""
+
+
+class Backend(ABC):
+    name: str
+    model_name: str = "?"
+    arbitrary_t: bool = False
+    min_size: int = 1
+
+    @abstractmethod
+    def activate(self) -> None: ...
+
+    @abstractmethod
+    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray: ...
+
+    def close(self) -> None:
+        """Release what activate() allocated; safe to call twice."""
+
+    def describe(self) -> str:
+        return f"{self.model_name} on {self.name}"
+
+
+def check_io(source: str, inputs, outputs) -> bool:
+    """Whether the model `source` takes t; raise unless its I/O is frame0, frame1[, t] -> output."""
+    inputs, outputs = tuple(inputs), tuple(outputs)
+    if inputs not in (FRAME_INPUTS, FRAME_INPUTS + (TIME_INPUT,)) or outputs != (OUTPUT,):
+        raise BackendError(
+            f"{source}: takes ({', '.join(inputs)}) and returns ({', '.join(outputs)}); the runtime runs two-frame "
+            "interpolators taking (frame0, frame1[, t]) and returning (output), not models with other I/O such as DSFN"
+        )
+    return inputs[-1] == TIME_INPUT
+
+
+def check_module_io(card, module) -> bool:
+    """check_io for a registered model's module (models with other I/O declare input_names)."""
+    default = FRAME_INPUTS + ((TIME_INPUT,) if card.arbitrary_t else ())
+    return check_io(
+        f"model {card.name}", getattr(module, "input_names", default), getattr(module, "output_names", (OUTPUT,))
+    )
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise BackendError(f"{path}: no such {what} file")
+    return path
+
+
+def import_dependency(module: str, backend: str, install: str):
+    """`import module`, or one clear line naming what to install for `backend`."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(f"the {backend} backend needs {module}, which cannot be imported here ({exc}); {install}") from exc
+
+
+def open_backend(
+    backend: str | None = None,
+    *,
+    model: str | None = None,
+    weights: str | Path | None = None,
+    onnx: str | Path | None = None,
+    engine: str | Path | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
+    provider: str | None = None,
+    plugins: str | Path | None = None,
+    threads: int | None = None,
+    seed: int = 0,
+) -> Backend:
+    """The backend for exactly one of `model` (a registered name), `onnx` (a file) or `engine` (a
+    TensorRT engine); `backend` defaults to torch, ort and trt respectively."""
+    sources = [name for name, value in (("model", model), ("onnx", onnx), ("engine", engine)) if value is not None]
+    if len(sources) != 1:
+        raise BackendError(f"give exactly one of --model, --onnx, --engine (got {', '.join(sources) or 'none'})")
+    backend = backend or {"model": "torch", "onnx": "ort", "engine": "trt"}[sources[0]]
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if weights is not None and model is None:
+        raise BackendError("--weights goes with --model (an ONNX file or engine carries its weights)")
+    if precision != "fp32" and backend != "torch":
+        raise BackendError(
+            f"--precision {precision} applies to the torch backend; an ONNX file or engine has its precision "
+            "from export (`vfi export --precision`)"
+        )
+    if backend == "torch":
+        if model is None:
+            raise BackendError("the torch backend runs registered models: pass --model NAME (see `vfi models`)")
+        from vfi.runtime.backends.torch import TorchBackend
+
+        return TorchBackend(model, weights=weights, device=device, precision=precision, threads=threads, seed=seed)
+    if backend == "ort":
+        if engine is not None:
+            raise BackendError("the ort backend runs ONNX files, not TensorRT engines: use --backend trt with --engine")
+        from vfi.runtime.backends.ort import OrtBackend
+
+        return OrtBackend(
+            onnx=onnx, model=model, weights=weights, seed=seed, device=device, provider=provider, plugins=plugins,
+            threads=threads,
+        )
+    if engine is None:
+        raise BackendError("the trt backend runs engines: pass --engine FILE (build one with `vfi build MODEL.onnx -o FILE`)")
+    from vfi.runtime.backends.trt import TrtBackend
+
+    return TrtBackend(engine, plugins=plugins)

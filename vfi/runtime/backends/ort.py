@@ -1,0 +1,127 @@
+"""The ort backend: an ONNX file (or a registered model exported in memory) in ONNX Runtime.
+
+Execution providers: `cpu` (always), `cuda` and `tensorrt` (onnxruntime-gpu). With `tensorrt`, our
+plugin library is handed to the TensorRT EP (`trt_extra_plugin_lib_paths`) so the `vfi::` nodes
+run as our plugins; without it TensorRT inlines their standard-op function bodies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vfi.runtime.backends import Backend, BackendError, check_io, check_module_io, import_dependency, require_file
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_GPU_INSTALL = "pip uninstall onnxruntime && pip install onnxruntime-gpu (CUDA 12)"
+
+
+class OrtBackend(Backend):
+    name = "ort"
+
+    def __init__(
+        self,
+        *,
+        onnx: str | Path | None = None,
+        model: str | None = None,
+        weights: str | Path | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+        provider: str | None = None,
+        plugins: str | Path | None = None,
+        threads: int | None = None,
+    ):
+        self.onnx = require_file(onnx, "ONNX") if onnx is not None else None
+        if model is not None:
+            from vfi.models import get_card
+
+            get_card(model)  # an unknown name fails here, before any work
+        self.model, self.weights, self.seed = model, weights, seed
+        self.model_name = model or (self.onnx.stem if self.onnx else "?")
+        provider = provider or ("cuda" if device == "cuda" else "cpu")
+        if provider not in PROVIDERS:
+            raise BackendError(f"unknown ONNX Runtime provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+        if device == "cpu" and provider != "cpu":
+            raise BackendError(f"the {provider} execution provider runs on a GPU: add --device cuda")
+        if plugins is not None and provider != "tensorrt":
+            raise BackendError("--plugins is handed to the TensorRT execution provider: add --provider tensorrt")
+        self.provider = provider
+        self.plugins = require_file(plugins, "TensorRT plugin library") if plugins is not None else None
+        self.threads = threads
+        self.session = None
+
+    def _providers(self, ort) -> list:
+        available = ort.get_available_providers()
+        wanted = PROVIDERS[self.provider]
+        if wanted not in available:
+            raise BackendError(
+                f"ONNX Runtime {ort.__version__} here has no {wanted} (available: {', '.join(available)}); {_GPU_INSTALL}"
+            )
+        if self.provider == "cpu":
+            return ["CPUExecutionProvider"]
+        chain = [] if self.provider == "cuda" else [
+            (wanted, {"trt_extra_plugin_lib_paths": str(self.plugins)} if self.plugins else {})
+        ]
+        return chain + ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    def _model_bytes(self) -> bytes | str:
+        if self.onnx is not None:
+            return str(self.onnx)
+        from vfi.export.model import export_model
+        from vfi.models import build, get_card
+
+        card = get_card(self.model)
+        check_module_io(card, build(card, self.seed))  # before the export, which takes a while
+        return export_model(self.model, self.weights, self.seed).SerializeToString()
+
+    def activate(self) -> None:
+        ort = import_dependency("onnxruntime", "ort", "pip install onnxruntime (or onnxruntime-gpu)")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.inter_op_num_threads = 1
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        source = str(self.onnx) if self.onnx else f"model {self.model} exported to ONNX"
+        try:
+            session = ort.InferenceSession(self._model_bytes(), options, providers=self._providers(ort))
+        except BackendError:
+            raise
+        except Exception as exc:  # ORT raises its own Fail / InvalidProtobuf / InvalidGraph classes
+            raise BackendError(f"{source}: ONNX Runtime cannot load it ({str(exc).strip().splitlines()[0]})") from exc
+        if PROVIDERS[self.provider] not in session.get_providers():
+            raise BackendError(f"{source}: ONNX Runtime fell back from {PROVIDERS[self.provider]} to {session.get_providers()}")
+        inputs = session.get_inputs()
+        self.arbitrary_t = check_io(source, [i.name for i in inputs], [o.name for o in session.get_outputs()])
+        unsupported = [f"{i.name}: {i.type}" for i in inputs if i.type not in _NUMPY_TYPES]
+        if unsupported:
+            raise BackendError(f"{source}: inputs of unsupported type ({', '.join(unsupported)}); expected float or float16")
+        self.input_types = {i.name: _NUMPY_TYPES[i.type] for i in inputs}
+        # `vfi export` fixes the batch dimension at 1 (t has shape [1]); such files run per sample.
+        self.batched = not isinstance(inputs[0].shape[0], int) or inputs[0].shape[0] != 1
+        metadata = session.get_modelmeta().custom_metadata_map
+        self.model_name = metadata.get("vfi.model", self.model_name)
+        self.min_size = int(metadata.get("vfi.min_size", 1))
+        self.session = session
+
+    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+        feeds = {"frame0": frame0, "frame1": frame1}
+        if self.arbitrary_t:
+            feeds["t"] = t
+        feeds = {name: value.astype(self.input_types[name], copy=False) for name, value in feeds.items()}
+        if self.batched:
+            (output,) = self.session.run(None, feeds)
+        else:
+            output = np.concatenate([
+                self.session.run(None, {name: value[i : i + 1] for name, value in feeds.items()})[0]
+                for i in range(len(frame0))
+            ])
+        return output.astype(np.float32, copy=False)
+
+    def close(self) -> None:
+        self.session = None

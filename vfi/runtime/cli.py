@@ -1,0 +1,151 @@
+"""`vfi interpolate`: a video (or y4m pipe) to a higher frame rate, or the frame between two images.
+
+    vfi interpolate INPUT OUTPUT [--factor N | --fps R] [--model NAME | --onnx FILE | --engine FILE]
+    vfi interpolate - - --factor 2                      # y4m on stdin to y4m on stdout
+    vfi interpolate frame0.png frame1.png -o mid.png [--t 0.5]
+
+Exit status: 0 on success; 1 when frames were lost (the summary says which); 2 for bad input or
+options (one line naming the file and the problem); 130 when interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+EXIT_LOST = 1
+EXIT_INTERRUPTED = 130
+
+
+def add_arguments(parser) -> None:
+    from vfi.runtime.backends import BACKENDS
+    from vfi.runtime.interpolator import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEFAULT_SCENE_THRESHOLD
+    from vfi.runtime.video import CODECS, DEFAULT_CODEC, DEFAULT_MAX_PIXELS
+
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="INPUT OUTPUT for video ('-' = y4m on stdin/stdout), or FRAME0 FRAME1 with -o for images")
+    parser.add_argument("-o", "--output", help="the output file (images: required; video: instead of OUTPUT)")
+    model = parser.add_argument_group("model (one of)")
+    source = model.add_mutually_exclusive_group()
+    source.add_argument("--model", help=f"a registered model (`vfi models`; default {DEFAULT_MODEL})")
+    source.add_argument("--onnx", type=Path, help="an ONNX file from `vfi export`")
+    source.add_argument("--engine", type=Path, help="a TensorRT engine from `vfi build` (with its .json sidecar)")
+    model.add_argument("--weights", type=Path, help="checkpoint or .safetensors for --model (default: seeded random weights)")
+    model.add_argument("--seed", type=int, default=0, help="seed of the random weights without --weights")
+    backend = parser.add_argument_group("backend")
+    backend.add_argument("--backend", choices=BACKENDS, help="default: torch for --model, ort for --onnx, trt for --engine")
+    backend.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    backend.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="torch backend only")
+    backend.add_argument("--provider", choices=["cpu", "cuda", "tensorrt"], help="ONNX Runtime execution provider")
+    backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
+    backend.add_argument("--threads", type=int, help="CPU threads for torch / ONNX Runtime (default: theirs)")
+    backend.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"frames per inference (default {DEFAULT_BATCH_SIZE})")
+    timing = parser.add_argument_group("timing")
+    rate = timing.add_mutually_exclusive_group()
+    rate.add_argument("--factor", type=int, help="output rate = N × input rate (default 2)")
+    rate.add_argument("--fps", help="output rate, e.g. 60 or 60000/1001 (exact)")
+    timing.add_argument("--t", type=float, default=0.5, help="images: the time between the two frames (default 0.5)")
+    timing.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
+                        help=f"scene-cut threshold, mean absolute thumbnail difference (default {DEFAULT_SCENE_THRESHOLD})")
+    timing.add_argument("--no-scene-detect", action="store_true", help="interpolate across scene cuts too")
+    encoding = parser.add_argument_group("encoding")
+    encoding.add_argument("--codec", choices=list(CODECS), default=DEFAULT_CODEC, help=f"video encoder (default {DEFAULT_CODEC})")
+    quality = encoding.add_mutually_exclusive_group()
+    quality.add_argument("--crf", type=int, help="constant quality (defaults: " + ", ".join(f"{c} {q}" for c, (q, _) in CODECS.items() if q) + ")")
+    quality.add_argument("--bitrate", help="target bit rate instead of CRF, e.g. 8M or 2500k")
+    encoding.add_argument("--pix-fmt", help="output pixel format (default: the input's when the encoder supports it)")
+    encoding.add_argument("--preset", help="encoder speed preset (libx264: ultrafast…veryslow, default veryfast; libx265: "
+                          "ultrafast…veryslow; libsvtav1: 0…13)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--keep-partial", action="store_true", help="on Ctrl-C, finish the current frames and keep a shorter file")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON (on stderr when the video goes to stdout)")
+    run.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help=f"largest frame accepted (default {DEFAULT_MAX_PIXELS}, 8K)")
+
+
+def run(args) -> int:
+    from vfi.errors import VfiError
+
+    paths = list(args.paths)
+    if args.output is not None:
+        paths.append(args.output)
+    if len(paths) not in (2, 3) or (len(paths) == 3 and args.output is None):
+        raise VfiError("give INPUT OUTPUT (video) or FRAME0 FRAME1 -o OUTPUT (images)")
+    for path in paths[:-1]:  # before loading the model, which can take a while
+        if path != "-" and not Path(path).exists():
+            raise VfiError(f"{path}: no such file")
+    try:
+        return _run(args, paths)
+    except KeyboardInterrupt:
+        print(f"\nvfi interpolate: interrupted; {paths[-1]} was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args, paths: list[str]) -> int:
+    from vfi.runtime.interpolator import Interpolator
+
+    interpolator = Interpolator(
+        args.model, args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine, device=args.device,
+        precision=args.precision, provider=args.provider, plugins=args.plugins, threads=args.threads,
+        batch_size=args.batch_size, scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
+    )
+    with interpolator:
+        if len(paths) == 3:
+            return _images(interpolator, *paths, args.t)
+        return _video(interpolator, *paths, args)
+
+
+def _images(interpolator, path0: str, path1: str, output: str, t: float) -> int:
+    import torch
+
+    from vfi.errors import VfiError
+    from vfi.runtime.images import read_rgb, write_rgb
+
+    frame0, frame1 = read_rgb(path0), read_rgb(path1)
+    if frame0.shape != frame1.shape:
+        raise VfiError(f"{path0} is {frame0.shape[3]}x{frame0.shape[2]} but {path1} is {frame1.shape[3]}x{frame1.shape[2]}")
+    (middle,) = interpolator.interpolate_float(frame0[0].numpy(), frame1[0].numpy(), t)
+    write_rgb(torch.from_numpy(middle).unsqueeze(0), output)
+    print(f"wrote {output} (t={t}, {interpolator.describe()})", file=sys.stderr)
+    return 0
+
+
+def _video(interpolator, input: str, output: str, args) -> int:
+    from vfi.runtime.video import PIPE, EncoderOptions, process_video
+
+    encoder = EncoderOptions(
+        codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate), pix_fmt=args.pix_fmt, preset=args.preset
+    )
+    summary = process_video(
+        interpolator, input, output, factor=args.factor, fps=args.fps, encoder=encoder,
+        keep_partial=args.keep_partial, progress=sys.stderr.isatty(), max_pixels=args.max_pixels,
+    )
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2), file=sys.stderr if output == PIPE else sys.stdout)
+    else:
+        print(summary.report(), file=sys.stderr)
+    if summary.partial:
+        print(f"vfi interpolate: interrupted; {output} holds the first {summary.written} frames", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if summary.lost:
+        print(
+            f"vfi interpolate: error: {summary.lost} frames lost ({summary.skipped_input} input frames out of "
+            f"time order, {summary.expected - summary.written} output frames not written)", file=sys.stderr,
+        )
+        return EXIT_LOST
+    return 0
+
+
+def _bitrate(text: str | None) -> int | None:
+    from vfi.errors import VfiError
+
+    if text is None:
+        return None
+    units = {"k": 10**3, "m": 10**6, "g": 10**9}
+    try:
+        value = float(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else float(text)
+    except (ValueError, IndexError):
+        raise VfiError(f"not a bit rate: {text!r} (examples: 8M, 2500k, 800000)") from None
+    if value <= 0:
+        raise VfiError(f"the bit rate must be positive, got {text}")
+    return int(value)
