@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import onnx
 import torch
 from onnx import helper
 
+from vfi.fileio import temporary_sibling
 from vfi.export.graph import attach_functions, strip_exporter_metadata
 from vfi.models.deform_conv import deform_conv_op, onnx_translation as deform_conv_translation
 from vfi.plugins import OPS
@@ -105,8 +105,7 @@ def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32
 def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     """Write `model` to `path` through a temporary file in the same folder, renamed on success."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temporary_sibling(path, ".tmp")
     try:
         onnx.save_model(model, tmp)
         os.replace(tmp, path)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vfi.errors import VfiError
+from vfi.fileio import temporary_sibling
 
 
 class ImageError(VfiError):
@@ -45,8 +45,7 @@ def write_rgb(frame: torch.Tensor, path: str | os.PathLike) -> Path:
     from PIL import Image
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = temporary_sibling(path, path.suffix)
     try:
         Image.fromarray(to_uint8(frame)).save(tmp)
         os.replace(tmp, path)

@@ -41,7 +41,6 @@ import os
 import queue
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -53,6 +52,7 @@ import av
 import numpy as np
 
 from vfi.errors import VfiError
+from vfi.fileio import temporary_sibling
 from vfi.runtime.interpolator import (
     Interpolator,
     Request,
@@ -797,9 +797,7 @@ def _check_output_path(input: str, output: str) -> None:
 
 def _temporary_path(output: Path) -> Path:
     """A new empty file beside `output`, keeping its suffix so the container format is the same."""
-    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=f".partial{output.suffix}", dir=output.parent)
-    os.close(fd)
-    return Path(name)
+    return temporary_sibling(output, f".partial{output.suffix}")
 
 
 def _rate_text(rate: Fraction) -> str:
