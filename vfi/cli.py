@@ -17,6 +17,8 @@ COMMANDS = (
     ("export", "vfi.export.cli", "export a model to ONNX with dynamic height and width"),
     ("plugins", "vfi.plugins.cli", "native code: build the kernels and the TensorRT plugin library"),
     ("bench", "vfi.runtime.bench", "benchmarks (timings are not tests)"),
+    ("eval", "vfi.runtime.eval", "interpolation quality (PSNR, SSIM) against ground truth on triplet folders"),
+    ("demo", "vfi.runtime.demo", "generate a short synthetic clip and interpolate it with the default model"),
     ("interpolate", "vfi.runtime.cli", "interpolate a video (or y4m pipe) to a higher frame rate, or two images"),
 )
 

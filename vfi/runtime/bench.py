@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from vfi.runtime import bench_pipeline
+from vfi.runtime import bench_minterpolate, bench_models, bench_pipeline
 
 OP_SIZES = ((256, 448), (480, 854))
 CUDA_OP_SIZES = ((1080, 1920),)
@@ -41,11 +41,17 @@ def add_arguments(parser) -> None:
     )
     ops.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     bench_pipeline.add_parser(sub)
+    bench_models.add_parser(sub)
+    bench_minterpolate.add_parser(sub)
 
 
 def run(args) -> int:
+    if args.bench_target == "models":
+        return bench_models.run(args)
     if args.bench_target == "pipeline":
         return bench_pipeline.run(args)
+    if args.bench_target == "minterpolate":
+        return bench_minterpolate.run(args)
     default_sizes = CUDA_OP_SIZES if args.device == "cuda" else OP_SIZES
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size] if args.size else default_sizes
     if args.device == "cuda":

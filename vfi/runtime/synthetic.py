@@ -11,7 +11,6 @@ interpolator would produce.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from vfi.errors import VfiError
+from vfi.fileio import temporary_sibling
 
 DEFAULT_SIZE = (480, 272)  # width, height (even, for 4:2:0 video)
 DEFAULT_FRAMES = 24
@@ -134,21 +134,17 @@ def write_mp4(frames: list[np.ndarray], path: str | os.PathLike, rate: Fraction 
         raise VfiError(f"{path}: 4:2:0 video needs an even width and height, got {width}x{height}")
     if not path.parent.is_dir():
         raise VfiError(f"{path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = temporary_sibling(path, path.suffix)
     try:
-        with av.open(tmp, "w", format="mp4") as container:
+        with av.open(str(tmp), "w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"crf": str(crf)}
             for pixels in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
             container.mux(stream.encode(None))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would outlive the rename
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path

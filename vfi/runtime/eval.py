@@ -1,0 +1,184 @@
+"""`vfi eval`: interpolation quality against ground truth on triplet folders.
+
+    vfi eval --model classic --data ../shared/data/middlebury --baseline blend --baseline minterpolate
+    vfi eval --model sepconv_net --weights network-l1.pytorch --data DIR --json results.json
+    vfi eval --model classic --onnx classic.onnx --data DIR
+
+A triplet is a folder holding two frames and the ground-truth frame halfway between them, in one
+of the LAYOUTS below (PNG, or JPEG with the same names); DATA may be a triplet itself or hold
+triplets in folders at any depth. Every method interpolates t = 0.5; its output is clamped and
+rounded to 8-bit RGB as the runtime writes frames and compared with the ground truth over the
+full frame: PSNR (peak 255) and SSIM (`vfi.runtime.metrics.ssim_uint8`, scikit-image's defaults,
+the convention of published tables).
+
+Methods: the model (`--model` in PyTorch, with `--weights`; or its exported `--onnx` file in ONNX
+Runtime) and the baselines (`--baseline`, repeatable): `blend` (the average of the two frames),
+`repeat` (the first frame), `minterpolate` (FFmpeg's motion-compensated interpolation,
+`vfi.runtime.minterpolate`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vfi.errors import VfiError
+from vfi.fileio import temporary_sibling
+
+# (first frame, second frame, ground truth) file stems
+LAYOUTS = (
+    ("frame10", "frame11", "frame10i11"),  # Middlebury
+    ("frame0", "frame2", "frame1"),  # UCF101 / DAVIS triplets as the DVF and CAIN test sets ship them
+    ("frame_00", "frame_02", "frame_01_gt"),  # SNU-FILM / Xiph-style triplets
+)
+SUFFIXES = (".png", ".jpg", ".jpeg")
+BASELINES = ("blend", "repeat", "minterpolate")
+MIDPOINT = 0.5
+
+
+class EvalError(VfiError):
+    pass
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", help="a registered model (`vfi models`)")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--weights", type=Path, help="checkpoint or .safetensors for --model (PyTorch)")
+    weights.add_argument("--onnx", type=Path, help="an ONNX file exported from --model, run in ONNX Runtime (CPU)")
+    parser.add_argument("--data", type=Path, required=True, help="a triplet folder, or a folder holding triplet folders")
+    parser.add_argument("--baseline", action="append", choices=BASELINES, default=[],
+                        help="also evaluate this baseline (repeatable)")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch / ONNX Runtime (default: theirs)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+
+
+def run(args) -> int:
+    if args.model is None and not args.baseline:
+        raise EvalError("nothing to evaluate: give --model NAME and/or --baseline")
+    if args.model is None and (args.weights or args.onnx):
+        raise EvalError("--weights and --onnx go with --model")
+    triplets = find_triplets(args.data)
+    methods = [(name, baseline_method(name)) for name in dict.fromkeys(args.baseline)]
+    if args.model is not None:
+        methods.append(model_method(args.model, args.weights, args.onnx, args.threads))
+    results = evaluate(triplets, methods, args.data)
+    print(format_table(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def find_triplets(data: Path) -> list[tuple[str, tuple[Path, Path, Path]]]:
+    """(name, (frame0, frame1, truth)) of every triplet folder at or below `data`, sorted by name."""
+    data = Path(data)
+    if not data.is_dir():
+        raise EvalError(f"{data}: no such folder")
+    found = []
+    for folder in sorted([data, *(p for p in data.rglob("*") if p.is_dir())]):
+        files = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()}
+        for layout in LAYOUTS:
+            if all(stem in files for stem in layout):
+                name = folder.relative_to(data).as_posix() if folder != data else folder.name
+                found.append((name, tuple(files[stem] for stem in layout)))
+                break
+    if not found:
+        expected = "; ".join(", ".join(layout) for layout in LAYOUTS)
+        raise EvalError(f"{data}: no triplet folders found (expected one of these sets of frames: {expected})")
+    return found
+
+
+def read_uint8(path: Path) -> np.ndarray:
+    from vfi.runtime.images import read_rgb
+
+    return np.rint(read_rgb(path)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+
+def baseline_method(name: str):
+    if name == "blend":
+        return lambda frame0, frame1: np.rint((frame0.astype(np.float32) + frame1) / 2).astype(np.uint8)
+    if name == "repeat":
+        return lambda frame0, frame1: frame0.copy()
+    from vfi.runtime.minterpolate import midpoint
+
+    return midpoint
+
+
+def model_method(model: str, weights: Path | None, onnx: Path | None, threads: int | None):
+    """(label, function of two uint8 frames) for the model, through the runtime's Interpolator."""
+    from vfi.models import get_card
+    from vfi.runtime.interpolator import Interpolator
+
+    card = get_card(model)
+    if onnx is not None:
+        interpolator = Interpolator(onnx=onnx, threads=threads)
+        exported = interpolator.backend.model_name
+        if exported != card.name:
+            raise EvalError(f"{onnx}: an export of {exported!r}, not of --model {card.name!r}")
+        label = f"{card.name} (ONNX Runtime)"
+    else:
+        interpolator = Interpolator(card.name, weights=weights, threads=threads)
+        label = card.name if weights is None else f"{card.name} ({Path(weights).name})"
+    return label, lambda frame0, frame1: interpolator.interpolate(frame0, frame1, MIDPOINT)
+
+
+def evaluate(triplets, methods, data: Path) -> dict:
+    from vfi.runtime.bench import environment
+    from vfi.runtime.metrics import psnr, ssim_uint8
+
+    scores = {label: {} for label, _ in methods}
+    for name, paths in triplets:
+        frame0, frame1, truth = (read_uint8(p) for p in paths)
+        if not frame0.shape == frame1.shape == truth.shape:
+            sizes = ", ".join(f"{p.name} {f.shape[1]}x{f.shape[0]}" for p, f in zip(paths, (frame0, frame1, truth)))
+            raise EvalError(f"{paths[0].parent}: the frames differ in size ({sizes})")
+        for label, method in methods:
+            output = method(frame0, frame1)
+            scores[label][name] = {"psnr": psnr(output, truth, 255.0), "ssim": ssim_uint8(output, truth)}
+    return {
+        "environment": environment(),
+        "data": str(data),
+        "methods": {
+            label: {
+                "mean_psnr": float(np.mean([s["psnr"] for s in per.values()])),
+                "mean_ssim": float(np.mean([s["ssim"] for s in per.values()])),
+                "sequences": per,
+            }
+            for label, per in scores.items()
+        },
+    }
+
+
+def format_table(results: dict) -> str:
+    methods = results["methods"]
+    names = list(next(iter(methods.values()))["sequences"])
+    width = max(len("mean"), *(len(n) for n in names))
+    header = f"{'sequence':<{width}} " + " ".join(f"| {label:^22}" for label in methods)
+    lines = [f"{results['data']}: {len(names)} triplets, PSNR dB / SSIM at t = 0.5", header,
+             f"{'':<{width}} " + " ".join(f"| {'PSNR':>10} {'SSIM':>11}" for _ in methods)]
+    rule = "-" * len(lines[-1])
+    lines.append(rule)
+    for name in names:
+        cells = " ".join(f"| {m['sequences'][name]['psnr']:>10.2f} {m['sequences'][name]['ssim']:>11.4f}" for m in methods.values())
+        lines.append(f"{name:<{width}} {cells}")
+    lines.append(rule)
+    cells = " ".join(f"| {m['mean_psnr']:>10.2f} {m['mean_ssim']:>11.4f}" for m in methods.values())
+    lines.append(f"{'mean':<{width}} {cells}")
+    return "\n".join(lines)
+
+
+def write_json(results: dict, path: Path) -> None:
+    """Through a temporary file in the same folder, renamed on success."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise EvalError(f"{path}: the folder {path.parent} does not exist")
+    tmp = temporary_sibling(path, ".tmp")
+    try:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
