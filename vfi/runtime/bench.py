@@ -115,19 +115,26 @@ def _measure_op(op_name: str, case_name: str, height: int, width: int, impl: str
         feeds = {s.name: t.numpy() for s, t in zip(op.spec.inputs, inputs) if t is not None}
         def call():
             session.run(None, feeds)
+    times, peak_extra_mb = time_calls(call, repeats)
+    times = [t * 1e3 for t in times]
+    return {
+        "median_ms": statistics.median(times),
+        "p90_ms": sorted(times)[max(0, int(round(0.9 * len(times))) - 1)],
+        "peak_extra_mb": peak_extra_mb,
+    }
+
+
+def time_calls(call, repeats: int) -> tuple[list[float], float]:
+    """Seconds of each of `repeats` calls after one warm-up, and the resident memory (MiB) the
+    calls added at their peak."""
     baseline = _reset_peak_rss()
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
         call()
         if i:  # the first run is the warm-up
-            times.append((time.perf_counter() - start) * 1e3)
-    peak = _peak_rss_bytes()
-    return {
-        "median_ms": statistics.median(times),
-        "p90_ms": sorted(times)[max(0, int(round(0.9 * len(times))) - 1)],
-        "peak_extra_mb": max(0, peak - baseline) / 2**20,
-    }
+            times.append(time.perf_counter() - start)
+    return times, max(0, _peak_rss_bytes() - baseline) / 2**20
 
 
 def _reset_peak_rss() -> int:

@@ -50,7 +50,7 @@ def _measure(name: str, impl: str, height: int, width: int, repeats: int) -> dic
     from vfi.export.model import export_model, model_io
     from vfi.export.onnx import ort_session
     from vfi.models import build, get_card
-    from vfi.runtime.bench import _peak_rss_bytes, _reset_peak_rss
+    from vfi.runtime.bench import time_calls
 
     card = get_card(name)
     module = build(card)
@@ -72,14 +72,8 @@ def _measure(name: str, impl: str, height: int, width: int, repeats: int) -> dic
 
         def call():
             session.run(None, feeds)
-    baseline = _reset_peak_rss()
-    times = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        call()
-        if i:  # the first run is the warm-up
-            times.append(time.perf_counter() - start)
-    result.update(median_s=statistics.median(times), peak_extra_mb=max(0, _peak_rss_bytes() - baseline) / 2**20)
+    times, peak_extra_mb = time_calls(call, repeats)
+    result.update(median_s=statistics.median(times), peak_extra_mb=peak_extra_mb)
     return result
 
 
