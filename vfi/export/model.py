@@ -53,6 +53,8 @@ def export_model(name: str, weights: str | Path | None = None, seed: int = 0, op
         "vfi.min_size": str(card.min_size),
         "vfi.arbitrary_t": str(card.arbitrary_t).lower(),
         "vfi.checkpoint_sha256": digest or f"none (random weights, seed {seed})",
+        "vfi.precision": "fp32",  # vfi.export.precision and .quantize rewrite these two
+        "vfi.io_dtype": "fp32",
     }
     onnx.helper.set_model_props(model, metadata)
     return model
