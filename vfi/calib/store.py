@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vfi.errors import VfiError
+from vfi.fileio import temporary_sibling_folder
 from vfi.models.weights import sha256_of
 
 FORMAT = "vfi-calib/1"
@@ -39,7 +39,7 @@ def new_store(folder: str | Path) -> Iterator[Path]:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise CalibStoreError(f"{folder}: already exists and is not an empty folder; choose a new output folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    tmp = temporary_sibling_folder(folder)
     try:
         yield tmp
         os.replace(tmp, folder)

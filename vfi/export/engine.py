@@ -1,8 +1,11 @@
 """`vfi build`: a TensorRT engine from an exported ONNX file (DESIGN.md §5).
 
 The network is strongly typed on TensorRT 10 and 11 alike: precision comes from the ONNX file
-(fp32, the fp16 variant, or the INT8 variant's Q/DQ), never from builder flags, and TF32 is off so
-an fp32 engine computes in fp32. With the vfi plugin library (the default; built on demand by
+(fp32, the fp16 variant, or the INT8 variant's Q/DQ), never from builder flags. On TensorRT 10,
+Polygraphy's `strongly_typed=True` creates the network with
+`NetworkDefinitionCreationFlag.STRONGLY_TYPED`; TensorRT 11 networks are always strongly typed (the
+flag is deprecated there and ignored), so the same call serves both. Polygraphy's CreateConfig
+leaves TF32 off (its default) where the flag exists, so an fp32 engine computes in fp32. With the vfi plugin library (the default; built on demand by
 `vfi.plugins.native`, or given with --plugins) the `vfi::` local functions are removed and the
 nodes become our plugins; with --no-plugins, or when the library cannot be had here, every
 `vfi::` node is replaced by its standard-op body (vfi.export.graph). The optimisation profile is
@@ -16,12 +19,11 @@ Everything but the build itself (graph preparation, profile, cache key) is plain
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from vfi.errors import VfiError
+from vfi.fileio import write_atomically
 
 TRT_INSTALL = (
     "pip install 'vfi[trt]' (the tensorrt, polygraphy and cuda-python packages, TensorRT 10 or 11) on a machine "
@@ -226,21 +228,9 @@ def build(onnx_path: Path, engine_path: Path, *, min_size=None, opt_size=None, m
         return key
     prepared = for_plugins(model) if plugins is not None else without_custom_ops(model)
     engine = build_engine(trt, prepared, input_shapes(prepared, profile), plugins, timing_cache or default_timing_cache(trt.__version__))
-    _write_atomically(engine_path, engine)
+    write_atomically(engine_path, engine)
     write_sidecar(engine_path, key)
     return key
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- command --------------------------------------------------------------------------------------

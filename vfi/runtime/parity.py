@@ -15,7 +15,8 @@ and SSIM of each runner's 8-bit output, and how much the candidate loses.
 
 Thresholds: no output may hold NaN or Inf. When the reference is fp32 (PyTorch or an fp32 file)
 and the candidate's model has a card, every pair must reach the candidate precision's PSNR
-(PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`), and an INT8 candidate may
+(PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`, which was measured with seeded
+random weights and so applies to them alone), and an INT8 candidate may
 lose at most INT8_TRUTH_DROP_DB of mean PSNR against ground truth where the data has it. Any
 failure is printed and the command exits 1.
 """
@@ -24,14 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vfi.errors import VfiError
+from vfi.fileio import write_atomically
 
 TRIPLET = ("frame10.png", "frame11.png", "frame10i11.png")  # frame0, frame1, ground truth
 MIDPOINT = 0.5
@@ -75,15 +75,17 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
         sidecar = read_sidecar(path)
         backend = open_backend("trt", engine=path, plugins=plugins)
         return Runner(spec, "trt", sidecar["precision"], sidecar.get("model"), sidecar.get("checkpoint_sha256"), backend)
-    from vfi.models.weights import sha256_of
+    from vfi.models.weights import random_weights_identity, sha256_of
 
     backend = open_backend("torch", model=spec, weights=weights, device=device, threads=threads, seed=seed)
-    identity = sha256_of(weights) if weights is not None else f"none (random weights, seed {seed})"
+    identity = sha256_of(weights) if weights is not None else random_weights_identity(seed)
     return Runner(spec, "torch", "fp32", spec, identity, backend)
 
 
 def _onnx_metadata(path: Path) -> dict[str, str]:
     import onnx
+
+    from vfi.export.graph import metadata
 
     if not path.is_file():
         raise ParityError(f"{path}: no such ONNX file")
@@ -91,7 +93,7 @@ def _onnx_metadata(path: Path) -> dict[str, str]:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ValueError, … on a damaged file
         raise ParityError(f"{path}: not a readable ONNX file ({exc})") from exc
-    return {entry.key: entry.value for entry in model.metadata_props}
+    return metadata(model)
 
 
 def check_comparable(reference: Runner, candidate: Runner) -> None:
@@ -215,6 +217,7 @@ def _mean_psnr(values: list[float]) -> float:
 def threshold_for(candidate: Runner, reference: Runner) -> tuple[float | None, str]:
     """The candidate's PSNR threshold and where it comes from (None: no threshold applies)."""
     from vfi.models import MODELS
+    from vfi.models.weights import is_random_weights
 
     if reference.precision != "fp32":
         return None, f"no threshold: the reference is {reference.precision}, not fp32"
@@ -224,6 +227,11 @@ def threshold_for(candidate: Runner, reference: Runner) -> tuple[float | None, s
     if candidate.precision == "int8":
         if card.int8_psnr_threshold_db is None:
             return None, f"no threshold: model card {card.name} sets no int8_psnr_threshold_db"
+        if not is_random_weights(candidate.weights or reference.weights):
+            return None, (
+                f"no PSNR threshold: int8_psnr_threshold_db of model card {card.name} was measured with seeded random "
+                "weights, not with a checkpoint"
+            )
         return card.int8_psnr_threshold_db, f"int8_psnr_threshold_db of model card {card.name}"
     return PSNR_THRESHOLDS_DB[candidate.precision], f"{candidate.precision} parity threshold (OPS.md) for {card.name}"
 
@@ -310,10 +318,10 @@ def run(args) -> int:
     report = run_parity(reference, candidate, pairs, keep_images=args.html is not None)
     print(format_report(report))
     if args.json:
-        _write_atomically(args.json, report_json(report))
+        write_atomically(args.json, report_json(report))
         print(f"wrote {args.json}")
     if args.html:
-        _write_atomically(args.html, render_html(report))
+        write_atomically(args.html, render_html(report))
         print(f"wrote {args.html}")
     for problem in report["failures"]:
         print(f"vfi parity: FAIL: {problem}")
@@ -372,14 +380,3 @@ def describe_thresholds(threshold: dict) -> str:
         parts.append(f"mean ground-truth PSNR drop <= {threshold['truth_drop_db']:.2f} dB")
     return "; ".join(parts + ["no NaN/Inf"])
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
