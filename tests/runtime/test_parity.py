@@ -104,8 +104,8 @@ class Fixed:
         pass
 
 
-def runner(precision: str, offset: float, model: str = "toy_mid") -> Runner:
-    return Runner(f"{precision} runner", "ort", precision, model, None, Fixed(offset))
+def runner(precision: str, offset: float, model: str = "toy_mid", weights: str = "none (random weights, seed 0)") -> Runner:
+    return Runner(f"{precision} runner", "ort", precision, model, weights, Fixed(offset))
 
 
 def test_thresholds_come_from_the_precision_and_the_card(triplets, monkeypatch):
@@ -131,6 +131,9 @@ def test_thresholds_come_from_the_precision_and_the_card(triplets, monkeypatch):
     assert len(int8["failures"]) == 3 and "20.00 dB < 30.00 dB" in int8["failures"][0]
     assert int8["failures"][2].startswith("overall: the mean PSNR against ground truth drops")
     assert int8["summary"]["truth"]["psnr_drop_db"] > 10
+    checkpoint = run_parity(runner("fp32", 0, weights="ab12"), runner("int8", 0.1, weights="ab12"), no_truth, keep_images=False)
+    assert checkpoint["threshold"]["psnr_db"] is None and "measured with seeded random weights" in checkpoint["threshold"]["source"]
+    assert checkpoint["failures"] == []
     unrelated = run_parity(runner("fp16", 0), runner("int8", 0.1), pairs, keep_images=False)
     assert unrelated["threshold"]["psnr_db"] is None and "the reference is fp16" in unrelated["threshold"]["source"]
 
@@ -193,8 +196,10 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.stderr.decode().strip().splitlines() == [f"vfi parity: error: {tmp_path / 'missing.onnx'}: no such ONNX file"]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs headless Chromium (apt-get install chromium)")
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs headless Chromium: no `chromium` on PATH (apt-get install chromium)")
 def test_html_report_renders_in_headless_chromium(triplets, tmp_path):
+    """The check docs/precision.md describes, on a toy model: the page renders (not blank), its CSS
+    applies (the green PASS badge), and its inline images decode (the heat map's colours)."""
     model = save_model(export_model("toy_mid"), tmp_path / "toy_mid.onnx")
     assert run_vfi("parity", "toy_mid", str(model), "--data", str(triplets), "--html", str(tmp_path / "r.html"), "--threads", "1").returncode == 0
     shot = tmp_path / "shot.png"
@@ -205,4 +210,7 @@ def test_html_report_renders_in_headless_chromium(triplets, tmp_path):
     )
     pixels = np.asarray(Image.open(shot).convert("RGB"))
     assert pixels.shape[:2] == (1400, 1200)
-    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # text, tables and images, not a blank page
+    colours = {tuple(c) for c in np.unique(pixels.reshape(-1, 3), axis=0)}
+    assert len(colours) > 100  # text, tables and images, not a blank page
+    assert (0x2E, 0x7D, 0x32) in colours  # the PASS badge: the inline stylesheet applied
+    assert (252, 255, 164) in colours  # the colour scale's top end: the inline PNGs decoded

@@ -76,9 +76,14 @@ def _number(value, digits: int = 2) -> str:
         return "–"
     if isinstance(value, float) and math.isinf(value):
         return "∞"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        text = f"{value:.{digits}f}"
+        return text.lstrip("-") if float(text) == 0 else text  # a drop of -0.0001 dB reads 0.000
+    return str(value)
 
 
+# Every image is shown DISPLAY_WIDTH wide: the error map of a frame whose width is not a multiple
+# of its block is a few pixels narrower than the downscaled frames.
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 table { border-collapse: collapse; margin: 8px 0 20px; }
@@ -88,10 +93,10 @@ tr.fail td { background: #fde2e2; }
 .verdict { display: inline-block; padding: 4px 12px; border-radius: 4px; font-weight: bold; color: white; }
 .pass { background: #2e7d32; } .fail { background: #c62828; }
 figure { display: inline-block; margin: 0 8px 8px 0; vertical-align: top; }
-figure img { display: block; image-rendering: pixelated; }
+figure img { display: block; width: %dpx; height: auto; image-rendering: pixelated; }
 figcaption { font-size: 12px; color: #555; }
 .pair { margin-bottom: 16px; }
-"""
+""" % DISPLAY_WIDTH
 
 
 def render_html(report: dict) -> str:
