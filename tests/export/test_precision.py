@@ -147,18 +147,20 @@ def test_fp16_of_an_fp16_model_is_refused(three_ops):
         to_fp16(to_fp16(three_ops[1]))
 
 
-@pytest.mark.slow
-def test_models_with_other_io_convert_too():
-    """DSFN (three frames in, three out; the standard DeformConv op) is not a frame-pair model, so
-    `vfi parity` cannot run it; its fp16 variant is checked here, per output."""
-    from vfi.export.model import export_model
-    from vfi.models import build, get_card
+class Iterate(torch.nn.Module):
+    """A data-dependent loop, as the classic model's TV-L1 iterations: exported as an ONNX Loop."""
 
-    module = build(get_card("dsfn_net"))
-    fp16 = to_fp16(export_model("dsfn_net"))
-    frames = [torch.rand(1, 3, 40, 56) for _ in range(3)]
-    with torch.no_grad():
-        expected = [t.numpy() for t in module(*frames)]
-    actual = ort_session(fp16).run(None, {f"frame{i}": f.numpy() for i, f in enumerate(frames)})
-    assert [a.shape for a in actual] == [e.shape for e in expected]
-    assert all(psnr(a, e) >= 45.0 for a, e in zip(actual, expected))
+    def forward(self, frame0, frame1):
+        return torch.while_loop(
+            lambda i, x: i < 3, lambda i, x: (i + 1, x * 0.5 + frame1 * 0.5), (torch.zeros((), dtype=torch.int64), frame0)
+        )[1]
+
+
+def test_models_with_control_flow_are_refused():
+    from vfi.export.precision import PrecisionError
+
+    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
+    model = export_module(Iterate().eval(), frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
+    assert any(node.op_type == "Loop" for node in model.graph.node)
+    with pytest.raises(PrecisionError, match=r"does not support control flow \(Loop nodes\)"):
+        to_fp16(model)
