@@ -148,7 +148,8 @@ def test_fp16_of_an_fp16_model_is_refused(three_ops):
 
 
 class Iterate(torch.nn.Module):
-    """A data-dependent loop, as the classic model's TV-L1 iterations: exported as an ONNX Loop."""
+    """A data-dependent loop, as the classic model's TV-L1 iterations: exported as an ONNX Loop.
+    Neither precision variant supports it."""
 
     def forward(self, frame0, frame1):
         return torch.while_loop(
@@ -156,11 +157,14 @@ class Iterate(torch.nn.Module):
         )[1]
 
 
-def test_models_with_control_flow_are_refused():
+def test_models_with_control_flow_are_refused(tmp_path):
     from vfi.export.precision import PrecisionError
+    from vfi.export.quantize import QuantizationError, to_int8
 
     frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
     model = export_module(Iterate().eval(), frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
     assert any(node.op_type == "Loop" for node in model.graph.node)
     with pytest.raises(PrecisionError, match=r"does not support control flow \(Loop nodes\)"):
         to_fp16(model)
+    with pytest.raises(QuantizationError, match=r"does not support control flow \(Loop nodes\)"):
+        to_int8(model, tmp_path)  # refused before the calibration folder is read

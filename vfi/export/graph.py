@@ -72,6 +72,16 @@ def strip_exporter_metadata(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+CONTROL_FLOW_OPS = ("Loop", "If", "Scan")  # e.g. the classic model's TV-L1 iterations
+
+
+def control_flow(model: onnx.ModelProto) -> list[str]:
+    """The control-flow op types of the main graph. The fp16 converter and ONNX Runtime's quantizer
+    both rewrite the bodies of such nodes without every outer tensor the bodies read, which leaves
+    an invalid model, so both variants refuse them."""
+    return sorted({node.op_type for node in model.graph.node if node.op_type in CONTROL_FLOW_OPS})
+
+
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
 

@@ -23,7 +23,7 @@ import onnx
 from onnx import TensorProto
 
 from vfi.errors import VfiError
-from vfi.export.graph import custom_nodes, update_metadata
+from vfi.export.graph import control_flow, custom_nodes, update_metadata
 from vfi.export.onnx import check_model
 
 # op type -> why its nodes keep float32 I/O.
@@ -46,7 +46,6 @@ CONVERTER_BLOCKED = {
 }
 CONVERTER_DEFAULT = "onnxconverter-common's default block list"
 IO_DTYPES = ("fp32", "fp16")
-CONTROL_FLOW_OPS = ("Loop", "If", "Scan")  # e.g. the classic model's TV-L1 iterations
 
 
 class PrecisionError(VfiError):
@@ -61,10 +60,9 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
 
     if io_dtype not in IO_DTYPES:
         raise ValueError(f"io_dtype must be one of {IO_DTYPES}, got {io_dtype!r}")
-    control_flow = sorted({node.op_type for node in model.graph.node if node.op_type in CONTROL_FLOW_OPS})
-    if control_flow:
+    if control_flow(model):
         raise PrecisionError(
-            f"fp16 conversion does not support control flow ({', '.join(control_flow)} nodes): the converter "
+            f"fp16 conversion does not support control flow ({', '.join(control_flow(model))} nodes): the converter "
             "retypes the loop bodies but not every outer tensor they read, which leaves an invalid model"
         )
     reasons = {**{op: CONVERTER_BLOCKED.get(op, CONVERTER_DEFAULT) for op in DEFAULT_OP_BLOCK_LIST}, **FP32_OPS}

@@ -27,7 +27,7 @@ import onnx
 
 from vfi.calib.store import load_pair, read_manifest, store_digest
 from vfi.errors import VfiError
-from vfi.export.graph import custom_nodes, update_metadata
+from vfi.export.graph import control_flow, custom_nodes, update_metadata
 from vfi.export.onnx import check_model, save_model
 
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
@@ -80,6 +80,11 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") 
 
     if method not in CALIB_METHODS:
         raise ValueError(f"method must be one of {CALIB_METHODS}, got {method!r}")
+    if control_flow(model):
+        raise QuantizationError(
+            f"INT8 quantization does not support control flow ({', '.join(control_flow(model))} nodes): ONNX "
+            "Runtime's quantizer rewrites the loop bodies into an invalid model"
+        )
     calib = Path(calib)
     manifest = read_manifest(calib)
     reader = _reader(model, calib, manifest["pairs"])
