@@ -293,10 +293,12 @@ def run_parity(reference: Runner, candidate: Runner, pairs: list[Pair], keep_ima
 
 
 def add_arguments(parser) -> None:
+    from vfi.calib.cli import positive_int
+
     parser.add_argument("reference", help="registered model name (PyTorch), .onnx file (ONNX Runtime) or .engine file (TensorRT)")
     parser.add_argument("candidate", help="the runner compared with the reference, in the same forms")
     parser.add_argument("--data", type=Path, required=True, help="folder of Middlebury-style triplets, or a video or image-sequence folder")
-    parser.add_argument("--max-pairs", type=int, default=8, help="pairs taken from a video or image sequence (default 8)")
+    parser.add_argument("--max-pairs", type=positive_int, default=8, help="pairs taken from a video or image sequence (default 8)")
     parser.add_argument("--weights", type=Path, help="checkpoint for a PyTorch runner (default: seeded random weights)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a PyTorch runner's random weights (default 0, as `vfi export`)")
     parser.add_argument("--plugins", type=Path, help="TensorRT plugin library for an engine built with it")
@@ -310,8 +312,6 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from vfi.runtime.parity_html import render_html
 
-    if args.max_pairs < 1:
-        raise ParityError("--max-pairs must be at least 1")
     options = dict(weights=args.weights, seed=args.seed, plugins=args.plugins, device=args.device, provider=args.provider, threads=args.threads)
     reference, candidate = open_runner(args.reference, **options), open_runner(args.candidate, **options)
     pairs = load_pairs(args.data, args.max_pairs)
