@@ -1,13 +1,19 @@
-"""Every registered model, exported with seeded random weights, runs in ONNX Runtime (CPU) like
-PyTorch: two-frame models on the 12 Middlebury pairs at native size (arbitrary-t models at
-t = 0.25, 0.5, 0.75), DSFN on a low-resolution clip cut from car-turn.mp4. PSNR >= 60 dB on the
-[0, 1] output, no NaN/Inf."""
+"""Every registered model, exported with seeded random weights, and its fp16 and INT8 variants run
+in ONNX Runtime (CPU) like PyTorch. Per (model, Middlebury pair) PyTorch runs once and each ONNX
+file is compared with its output through `vfi parity`'s comparison: the fp32 file >= 60 dB, the
+fp16 file >= 45 dB, the INT8 file >= the card's int8_psnr_threshold_db (reported only where the
+card sets none), no NaN/Inf anywhere (`-s` prints every number and time). Which pairs and
+precisions run by default is set by the constants below. Arbitrary-t models run at t = 0.25, 0.5,
+0.75. DSFN (a low-resolution clip in, 4x frames out) is checked on a clip cut from car-turn.mp4 in
+fp32 and fp16; INT8 does not apply to it (the quantizer calibrates frame-pair models only and
+refuses DSFN's inputs). INT8 is calibrated on a pair from the shared video and image sequence,
+never on Middlebury."""
 
 from __future__ import annotations
 
 import functools
-import math
 import os
+import time
 
 import numpy as np
 import pytest
@@ -15,71 +21,146 @@ import torch
 
 from vfi.export.model import export_model
 from vfi.export.onnx import ort_session
+from vfi.export.precision import to_fp16
+from vfi.export.quantize import to_int8
 from vfi.models import MODELS, build
 from vfi.runtime.images import read_rgb
+from vfi.runtime.parity import PSNR_THRESHOLDS_DB, compare
 
-PARITY_PSNR_DB = 60.0
 SEQUENCES = (
     "Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea",
     "MiniCooper", "RubberWhale", "Urban2", "Urban3", "Venus", "Walking",
 )
-# One pair per native size (420x380, 584x388, 640x480). The default run checks every model on
-# these three, except cdfi_net on Venus alone: one PyTorch + ONNX Runtime pass costs ~20-60 s per
-# pair for the other models but 5-10 min for cdfi_net on the 2-core CI machine (its adacof op
-# warps 126 channels with 121 taps; measured under load), and all 12 pairs for all models would
-# exceed CI's 90 minutes. VFI_PARITY_ALL_PAIRS=1 runs all 12 for every model.
+# One pair per native size (420x380, 584x388, 640x480). The default run checks the fp32 file of
+# every model on these three, except cdfi_net on Venus alone: one PyTorch + ONNX Runtime pass costs
+# ~20-60 s per pair for the other models but 5-10 min for cdfi_net on the 2-core CI machine (its
+# adacof op warps 126 channels with 121 taps; measured under load), and all 12 pairs for all
+# models would exceed CI's 90 minutes. VFI_PARITY_ALL_PAIRS=1 runs all 12 for every model and
+# every precision.
 REPRESENTATIVE = ("Venus", "Dimetrodon", "Beanbags")
 COSTLY = {"cdfi_net": ("Venus",)}
+# The fp16 and INT8 files are compared on Venus alone by default, and not at all for cdfi_net, to
+# keep this module within ~1.5x of its fp32-only cost. Measured in one run (2026-11-21, 2-core
+# machine under load, `-s` prints every time): PyTorch + fp32 export and runs 794 s for the pair
+# models but softsplat_net, their variants (conversion, INT8 calibration, runs) 227 s more (1.29x);
+# per model 1.3-1.5x for the AdaCoF family and 1.6-1.8x for the SepConv family (INT8 calibration
+# 13-42 s). cdfi_net's variants would add another pass of minutes (its fp32 pass alone is 206 s)
+# on top of calibration.
+VARIANT_PAIRS = ("Venus",)
+VARIANT_PAIRS_COSTLY = {"cdfi_net": ()}
 ALL_PAIRS = os.environ.get("VFI_PARITY_ALL_PAIRS") == "1"
+# One calibration pair, min-max: calibration is the largest cost of the INT8 check. Measured on
+# compressed_adacof_net (2026-11-21, under load): 16 s for 1 pair, 23 s for 2, 43 s for 4 (min-max;
+# entropy 19/29/68 s), and the INT8 PSNR against fp32 was the same within 0.2 dB for all six.
+CALIBRATION_PAIRS = 1
+CALIBRATION_METHOD = "minmax"
+# INT8 is left out of the default run for softsplat_net: calibrating it on one 854x480 pair took
+# the test process past 20 GB and the OOM killer ended it (2026-11-21, a 23 GB machine); ONNX
+# Runtime's calibrator runs the model with every intermediate tensor as an output at once.
+NO_INT8 = ("softsplat_net",)
+# Neither variant applies to classic: its TV-L1 iterations are an ONNX Loop, which neither the fp16
+# converter nor ONNX Runtime's quantizer rewrites into a valid model (both refuse control flow).
+NO_VARIANTS = ("classic",)
+TIMES = (0.25, 0.5, 0.75)
 # Models whose classes declare their own I/O (DSFN: several low-resolution frames in, several 4x
 # frames out) are checked on a clip; the rest take a frame pair.
 CLIP_MODELS = [name for name, card in MODELS.items() if hasattr(card.build, "example_inputs")]
 PAIR_MODELS = [name for name in MODELS if name not in CLIP_MODELS]
 
 
-def psnr(actual: np.ndarray, expected: np.ndarray) -> float:
-    mse = float(np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+def pairs_of(name: str) -> tuple[str, ...]:
+    return SEQUENCES if ALL_PAIRS else COSTLY.get(name, REPRESENTATIVE)
 
 
-@functools.cache
-def exported(name: str):
-    """(PyTorch module, ONNX Runtime session), built once per model for all its cases."""
-    return build(MODELS[name]), ort_session(export_model(name))
+def precisions_on(name: str, sequence: str) -> tuple[str, ...]:
+    variants = SEQUENCES if ALL_PAIRS else VARIANT_PAIRS_COSTLY.get(name, VARIANT_PAIRS)
+    if sequence not in variants or name in NO_VARIANTS:
+        return ("fp32",)
+    return ("fp32", "fp16") if name in NO_INT8 else ("fp32", "fp16", "int8")
 
 
-def assert_parity(module, session, inputs: dict[str, torch.Tensor], what: str) -> None:
-    with torch.no_grad():
-        expected = module(*inputs.values())
-    expected = expected if isinstance(expected, tuple) else (expected,)
-    actual = session.run(None, {k: v.numpy() for k, v in inputs.items()})
-    assert len(actual) == len(expected)
+@pytest.fixture(scope="module")
+def calib(data_dir, tmp_path_factory):
+    from vfi.calib.collect import collect
+
+    folder = tmp_path_factory.mktemp("calib") / "pairs"
+    collect([data_dir / "videos" / "car-turn.mp4", data_dir / "sequences" / "cdfi-img-seq"], folder, CALIBRATION_PAIRS)
+    return folder
+
+
+# Cases run grouped by model: keeping only the current model's module and sessions bounds memory.
+@functools.lru_cache(maxsize=1)
+def module_of(name: str) -> torch.nn.Module:
+    return build(MODELS[name])
+
+
+@functools.lru_cache(maxsize=1)
+def fp32_model(name: str):
+    start = time.perf_counter()
+    model = export_model(name)
+    print(f"{name}: export {time.perf_counter() - start:.1f} s")
+    return model
+
+
+@functools.lru_cache(maxsize=3)
+def session(name: str, precision: str, calib=None):
+    """The ONNX Runtime session of a model's `precision` file, converted once for all its cases."""
+    model = fp32_model(name)
+    start = time.perf_counter()
+    if precision == "fp16":
+        model = to_fp16(model)
+    elif precision == "int8":
+        model = to_int8(model, calib, CALIBRATION_METHOD)
+    if precision != "fp32":
+        print(f"{name}: {precision} conversion {time.perf_counter() - start:.1f} s")
+    return ort_session(model)
+
+
+def threshold(name: str, precision: str) -> float | None:
+    """None: the card sets no INT8 threshold, so INT8 is reported only."""
+    if precision == "int8":
+        return MODELS[name].int8_psnr_threshold_db
+    return PSNR_THRESHOLDS_DB[precision]
+
+
+def check(expected: list[np.ndarray], session, feeds: dict, truth, name: str, precision: str, what: str) -> None:
+    start = time.perf_counter()
+    actual = session.run(None, feeds)
+    seconds = time.perf_counter() - start
+    assert len(actual) == len(expected), what
     for got, want in zip(actual, expected):
-        assert got.shape == tuple(want.shape), what
-        assert np.isfinite(got).all(), f"{what}: ONNX Runtime output has NaN/Inf"
-        score = psnr(got, want.numpy())
-        assert score >= PARITY_PSNR_DB, f"{what}: {score:.1f} dB"
+        assert got.shape == want.shape, what
+        row = compare(want, got, truth)
+        print(f"{what} {precision}: PSNR {row['psnr_db']:.2f} dB, max {row['max_error_lsb']} LSB"
+              + (f", ground-truth PSNR drop {row['truth']['psnr_drop_db']:+.4f} dB" if "truth" in row else "")
+              + f" ({seconds:.1f} s)")
+        assert row["nonfinite"] == 0 and row["reference_nonfinite"] == 0, f"{what} {precision}: NaN/Inf"
+        limit = threshold(name, precision)
+        assert limit is None or row["psnr_db"] >= limit, f"{what} {precision}: {row['psnr_db']:.2f} dB < {limit} dB"
 
 
 PAIR_CASES = [
-    pytest.param(name, sequence, id=f"{name}-{sequence}")
-    for name in PAIR_MODELS
-    for sequence in (SEQUENCES if ALL_PAIRS else COSTLY.get(name, REPRESENTATIVE))
+    pytest.param(name, sequence, id=f"{name}-{sequence}") for name in PAIR_MODELS for sequence in pairs_of(name)
 ]
 
 
 @pytest.mark.data
 @pytest.mark.slow
 @pytest.mark.parametrize("name,sequence", PAIR_CASES)
-def test_onnx_runtime_matches_pytorch_on_middlebury(name, sequence, data_dir):
-    frame0 = read_rgb(data_dir / "middlebury" / sequence / "frame10.png")
-    frame1 = read_rgb(data_dir / "middlebury" / sequence / "frame11.png")
-    module, session = exported(name)
-    for t in (0.25, 0.5, 0.75) if MODELS[name].arbitrary_t else (None,):
-        inputs = {"frame0": frame0, "frame1": frame1}
-        if t is not None:
-            inputs["t"] = torch.tensor([t])
-        assert_parity(module, session, inputs, f"{name} {sequence} t={t}")
+def test_onnx_variants_match_pytorch_on_middlebury(name, sequence, data_dir, calib):
+    folder = data_dir / "middlebury" / sequence
+    frame0, frame1 = read_rgb(folder / "frame10.png"), read_rgb(folder / "frame11.png")
+    truth = read_rgb(folder / "frame10i11.png").numpy()
+    for t in TIMES if MODELS[name].arbitrary_t else (None,):
+        inputs = {"frame0": frame0, "frame1": frame1} | ({} if t is None else {"t": torch.tensor([t])})
+        start = time.perf_counter()
+        with torch.no_grad():
+            expected = module_of(name)(*inputs.values()).numpy()
+        print(f"{name} {sequence} t={t} PyTorch ({time.perf_counter() - start:.1f} s)")
+        feeds = {k: v.numpy() for k, v in inputs.items()}
+        for precision in precisions_on(name, sequence):
+            runner = session(name, precision, calib if precision == "int8" else None)
+            check([expected], runner, feeds, truth, name, precision, f"{name} {sequence} t={t}")
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +176,12 @@ def car_turn_clip(data_dir):
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", CLIP_MODELS)
-def test_onnx_runtime_matches_pytorch_on_a_video_clip(name, car_turn_clip):
-    module, session = exported(name)
-    names = module.input_names
-    inputs = {n: car_turn_clip[i : i + 1] for i, n in enumerate(names)}
-    assert_parity(module, session, inputs, f"{name} car-turn 90x160")
+def test_onnx_variants_match_pytorch_on_a_video_clip(name, car_turn_clip):
+    module = module_of(name)
+    inputs = {n: car_turn_clip[i : i + 1] for i, n in enumerate(module.input_names)}
+    with torch.no_grad():
+        expected = module(*inputs.values())
+    expected = [e.numpy() for e in (expected if isinstance(expected, tuple) else (expected,))]
+    feeds = {k: v.numpy() for k, v in inputs.items()}
+    for precision in ("fp32", "fp16"):
+        check(expected, session(name, precision), feeds, None, name, precision, f"{name} car-turn 90x160")

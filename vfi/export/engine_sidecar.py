@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from vfi.errors import VfiError
+from vfi.fileio import write_atomically
 from vfi.models.weights import sha256_of
 
 SIDECAR_SUFFIX = ".json"
@@ -65,14 +65,7 @@ def write_sidecar(engine: str | os.PathLike, key: dict) -> Path:
     if missing:
         raise ValueError(f"sidecar of {engine} lacks {', '.join(missing)}")
     path = sidecar_path(engine)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(content, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(content, indent=2, sort_keys=True) + "\n")
     return path
 
 

@@ -6,7 +6,7 @@ import onnx
 from onnx import helper
 
 from vfi.plugins import get_op
-from vfi.plugins.onnx_function import IR_VERSION
+from vfi.plugins.onnx_function import IR_VERSION, PLUGIN_ATTRS
 from vfi.plugins.spec import NAMESPACE
 
 
@@ -70,3 +70,58 @@ def strip_exporter_metadata(model: onnx.ModelProto) -> onnx.ModelProto:
 
     strip(model.graph)
     return model
+
+
+CONTROL_FLOW_OPS = ("Loop", "If", "Scan")  # e.g. the classic model's TV-L1 iterations
+
+
+def control_flow(model: onnx.ModelProto) -> list[str]:
+    """The control-flow op types of the main graph. The fp16 converter and ONNX Runtime's quantizer
+    both rewrite the bodies of such nodes without every outer tensor the bodies read, which leaves
+    an invalid model, so both variants refuse them."""
+    return sorted({node.op_type for node in model.graph.node if node.op_type in CONTROL_FLOW_OPS})
+
+
+def metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {entry.key: entry.value for entry in model.metadata_props}
+
+
+def update_metadata(model: onnx.ModelProto, values: dict[str, str]) -> onnx.ModelProto:
+    """Set `values` in the model's metadata_props, keeping the other entries."""
+    helper.set_model_props(model, {**metadata(model), **values})
+    return model
+
+
+def for_plugins(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` for a TensorRT build with the vfi plugin library: the `vfi::` local
+    functions removed, so that every TensorRT version maps each `vfi::` node, by its
+    plugin_version and plugin_namespace attributes, to our plugin instead of inlining the body."""
+    prepared = onnx.ModelProto()
+    prepared.CopyFrom(model)
+    kept = [f for f in prepared.functions if f.domain != NAMESPACE]
+    del prepared.functions[:]
+    prepared.functions.extend(kept)
+    return prepared
+
+
+def without_custom_ops(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` for a TensorRT build without plugins: every `vfi::` node, its plugin
+    attributes removed, replaced by its standard-op function body (onnx.inliner, which picks each
+    node's overload), and the `vfi` domain dropped."""
+    from onnx.inliner import inline_local_functions
+
+    prepared = onnx.ModelProto()
+    prepared.CopyFrom(model)
+    for node in custom_nodes(prepared.graph):
+        kept = [a for a in node.attribute if a.name not in PLUGIN_ATTRS]
+        del node.attribute[:]
+        node.attribute.extend(kept)
+    inlined = inline_local_functions(prepared)
+    left = sorted({n.op_type for n in custom_nodes(inlined.graph)})
+    if left:
+        raise ValueError(f"vfi:: nodes without a function body to inline: {', '.join(left)}")
+    kept_opsets = [o for o in inlined.opset_import if o.domain != NAMESPACE]
+    del inlined.opset_import[:]
+    inlined.opset_import.extend(kept_opsets)
+    inlined.ir_version = IR_VERSION
+    return inlined

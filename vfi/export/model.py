@@ -11,7 +11,7 @@ import vfi
 from vfi.export.onnx import export_module, save_model
 from vfi.models import build, get_card
 from vfi.models.card import ModelCard
-from vfi.models.weights import load_weights
+from vfi.models.weights import load_weights, random_weights_identity
 from vfi.plugins.onnx_function import OPSET
 
 
@@ -52,7 +52,9 @@ def export_model(name: str, weights: str | Path | None = None, seed: int = 0, op
         "vfi.pad_multiple": str(card.pad_multiple),
         "vfi.min_size": str(card.min_size),
         "vfi.arbitrary_t": str(card.arbitrary_t).lower(),
-        "vfi.checkpoint_sha256": digest or f"none (random weights, seed {seed})",
+        "vfi.checkpoint_sha256": digest or random_weights_identity(seed),
+        "vfi.precision": "fp32",  # vfi.export.precision and .quantize rewrite these two
+        "vfi.io_dtype": "fp32",
     }
     onnx.helper.set_model_props(model, metadata)
     return model

@@ -25,3 +25,6 @@ class ModelCard:
     # TensorRT optimisation profile: (height, width) min / opt / max.
     profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = ((64, 64), (720, 1280), (1088, 1920))
     published_middlebury_psnr: float | None = None  # mean over the 12 "other" sequences, dB
+    # `vfi parity`: the PSNR (dB, every pair) the INT8 variant must keep against the fp32 reference;
+    # set from measurement and justified where it is set. None: INT8 parity is reported, not enforced.
+    int8_psnr_threshold_db: float | None = None

@@ -18,6 +18,16 @@ class CheckpointError(VfiError, ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
 
+def random_weights_identity(seed: int) -> str:
+    """What stands in for a checkpoint's SHA-256 (in exported metadata, parity reports) when a
+    model has seeded random weights."""
+    return f"none (random weights, seed {seed})"
+
+
+def is_random_weights(identity: str | None) -> bool:
+    return identity is not None and identity.startswith("none (random weights")
+
+
 def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

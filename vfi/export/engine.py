@@ -1,0 +1,263 @@
+"""`vfi build`: a TensorRT engine from an exported ONNX file (DESIGN.md §5).
+
+The network is strongly typed on TensorRT 10 and 11 alike: precision comes from the ONNX file
+(fp32, the fp16 variant, or the INT8 variant's Q/DQ), never from builder flags. On TensorRT 10,
+Polygraphy's `strongly_typed=True` creates the network with
+`NetworkDefinitionCreationFlag.STRONGLY_TYPED`; TensorRT 11 networks are always strongly typed (the
+flag is deprecated there and ignored), so the same call serves both. Polygraphy's CreateConfig
+leaves TF32 off (its default) where the flag exists, so an fp32 engine computes in fp32. With the vfi plugin library (the default; built on demand by
+`vfi.plugins.native`, or given with --plugins) the `vfi::` local functions are removed and the
+nodes become our plugins; with --no-plugins, or when the library cannot be had here, every
+`vfi::` node is replaced by its standard-op body (vfi.export.graph). The optimisation profile is
+over height and width: from the model card (`vfi.model` in the file's metadata) or --min/--opt/
+--max. Tactic timings persist in a timing cache shared by builds. Polygraphy's loaders parse,
+configure and build. Next to the engine goes its sidecar (vfi.export.engine_sidecar) holding the
+cache key; an engine whose sidecar already matches the key is not rebuilt.
+
+Everything but the build itself (graph preparation, profile, cache key) is plain Python.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from vfi.errors import VfiError
+from vfi.fileio import write_atomically
+
+TRT_INSTALL = (
+    "pip install 'vfi[trt]' (the tensorrt, polygraphy and cuda-python packages, TensorRT 10 or 11) on a machine "
+    "with an NVIDIA GPU"
+)
+SPATIAL_AXES = (2, 3)  # the dynamic axes of the frame inputs: height, width
+
+
+class EngineBuildError(VfiError):
+    pass
+
+
+# -- plain Python: profile, graph preparation, cache key ------------------------------------------
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """"HxW" (e.g. 720x1280) as (height, width)."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise EngineBuildError(f"size {text!r} is not HxW (e.g. 720x1280)") from None
+    if height < 1 or width < 1:
+        raise EngineBuildError(f"size {text!r} must be positive")
+    return height, width
+
+
+def derive_profile(metadata: dict[str, str], min_size=None, opt_size=None, max_size=None) -> dict[str, list[int]]:
+    """The optimisation profile {"min", "opt", "max": [H, W]}: each size given, else the model
+    card's (found through the file's `vfi.model`), checked to be ordered and at least the model's
+    minimum size."""
+    from vfi.models import MODELS
+
+    card = MODELS.get(metadata.get("vfi.model", ""))
+    given = {"min": min_size, "opt": opt_size, "max": max_size}
+    if any(size is None for size in given.values()) and card is None:
+        raise EngineBuildError(
+            f"no model card for {metadata.get('vfi.model', 'this model')!r} to take the profile from; "
+            "give all of --min, --opt and --max"
+        )
+    defaults = dict(zip(("min", "opt", "max"), card.profile)) if card is not None else {}
+    profile = {key: list(given[key] or defaults[key]) for key in ("min", "opt", "max")}
+    for axis, name in enumerate(("height", "width")):
+        low, opt, high = (profile[key][axis] for key in ("min", "opt", "max"))
+        if not low <= opt <= high:
+            raise EngineBuildError(f"profile {name}s must satisfy min <= opt <= max, got {low}, {opt}, {high}")
+    smallest = int(metadata.get("vfi.min_size", 1))
+    if min(profile["min"]) < smallest:
+        raise EngineBuildError(f"the profile's minimum {profile['min'][0]}x{profile['min'][1]} is below the model's minimum size {smallest}")
+    return profile
+
+
+def input_shapes(model, profile: dict[str, list[int]]) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """(min, opt, max) shape of every graph input: fixed dimensions as they are, dynamic height
+    and width from `profile`."""
+    shapes = {}
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        per_key = []
+        for key in ("min", "opt", "max"):
+            shape = []
+            for axis, dim in enumerate(dims):
+                if dim.HasField("dim_value"):
+                    shape.append(dim.dim_value)
+                elif axis in SPATIAL_AXES and len(dims) == 4:
+                    shape.append(profile[key][SPATIAL_AXES.index(axis)])
+                else:
+                    raise EngineBuildError(
+                        f"input {value.name} has a dynamic dimension {axis} ({dim.dim_param or '?'}); "
+                        "engines are built over height and width only"
+                    )
+            per_key.append(tuple(shape))
+        shapes[value.name] = tuple(per_key)
+    return shapes
+
+
+def cache_key(onnx_path: Path, metadata: dict[str, str], profile: dict, environment: dict) -> dict:
+    """The sidecar content but the engine's own SHA-256: what the engine was built from and for.
+    `environment` holds the values of engine_sidecar.ENVIRONMENT_KEYS for this machine."""
+    import vfi
+    from vfi.models.weights import sha256_of
+
+    return {
+        "onnx_sha256": sha256_of(onnx_path),
+        "onnx_path": str(onnx_path),
+        "model": metadata.get("vfi.model"),
+        "checkpoint_sha256": metadata.get("vfi.checkpoint_sha256"),
+        "precision": metadata.get("vfi.precision", "fp32"),
+        "profile": profile,
+        **environment,
+        "vfi_version": vfi.__version__,
+    }
+
+
+def is_up_to_date(engine: Path, key: dict) -> bool:
+    """Whether `engine` exists, is the file its sidecar describes, and was built with `key`."""
+    from vfi.export.engine_sidecar import EngineSidecarError, read_sidecar
+
+    if not engine.is_file():
+        return False
+    try:
+        sidecar = read_sidecar(engine)
+    except EngineSidecarError:
+        return False
+    return all(sidecar.get(name) == value for name, value in key.items())
+
+
+def load_onnx(path: Path):
+    import onnx
+
+    if not path.is_file():
+        raise EngineBuildError(f"{path}: no such ONNX file")
+    try:
+        model = onnx.load(path)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError, …
+        raise EngineBuildError(f"{path}: not a valid ONNX model ({str(exc).strip().splitlines()[0]})") from exc
+    return model
+
+
+def default_timing_cache(tensorrt_version: str) -> Path:
+    from vfi.plugins.native import cache_root
+
+    return cache_root() / "tensorrt" / f"timing-{tensorrt_version}.cache"
+
+
+# -- TensorRT -------------------------------------------------------------------------------------
+
+
+def import_tensorrt():
+    """`tensorrt`, or one clear line saying what is missing and how to install it."""
+    try:
+        import tensorrt
+    except ImportError as exc:
+        raise EngineBuildError(f"TensorRT is not available here ({exc}); install it with {TRT_INSTALL}") from None
+    try:
+        import polygraphy  # noqa: F401
+    except ImportError:
+        raise EngineBuildError(f"Polygraphy is not installed; install it with {TRT_INSTALL}") from None
+    return tensorrt
+
+
+def plugin_library() -> tuple[Path | None, str]:
+    """The vfi TensorRT plugin library (built on demand), or None and why it cannot be had here."""
+    try:
+        from vfi.plugins import native
+    except ImportError as exc:
+        return None, f"vfi.plugins.native is not available ({exc})"
+    try:
+        return native.library_path("trt"), "built by vfi.plugins.native"
+    except native.NativeError as exc:
+        return None, str(exc).splitlines()[0]
+
+
+def machine_environment(trt, plugins: Path | None) -> dict:
+    """This machine's values of the sidecar's environment keys, exactly as the runtime computes
+    them before loading an engine."""
+    from vfi.runtime.backends.trt import _Cuda, _import_cudart, environment
+
+    return environment(_Cuda(_import_cudart()), trt, plugins)
+
+
+def build_engine(trt, model, shapes: dict, plugins: Path | None, timing_cache: Path) -> bytes:
+    """The serialized engine of the prepared ONNX `model` (strongly typed, one profile)."""
+    from polygraphy.backend.trt import CreateConfig, EngineBytesFromNetwork, NetworkFromOnnxBytes, Profile
+    from polygraphy.exception import PolygraphyException
+
+    if plugins is not None and not trt.get_plugin_registry().load_library(str(plugins)):
+        raise EngineBuildError(f"{plugins}: TensorRT could not load this plugin library")
+    profile = Profile()
+    for name, (low, opt, high) in shapes.items():
+        profile.add(name, min=low, opt=opt, max=high)
+    timing_cache.parent.mkdir(parents=True, exist_ok=True)
+    config = CreateConfig(profiles=[profile], load_timing_cache=str(timing_cache) if timing_cache.is_file() else None)
+    network = NetworkFromOnnxBytes(model.SerializeToString(), strongly_typed=True)
+    try:
+        return bytes(EngineBytesFromNetwork(network, config, save_timing_cache=str(timing_cache))())
+    except PolygraphyException as exc:
+        raise EngineBuildError(f"TensorRT could not build the engine ({str(exc).strip().splitlines()[-1]}); see its log above") from exc
+
+
+def build(onnx_path: Path, engine_path: Path, *, min_size=None, opt_size=None, max_size=None,
+          use_plugins: bool = True, plugins: Path | None = None, timing_cache: Path | None = None,
+          force: bool = False) -> dict:
+    """Build `engine_path` from `onnx_path` unless it is up to date; returns its sidecar key."""
+    from vfi.export.engine_sidecar import write_sidecar
+    from vfi.export.graph import custom_nodes, for_plugins, metadata, without_custom_ops
+
+    trt = import_tensorrt()
+    model = load_onnx(onnx_path)
+    meta = metadata(model)
+    profile = derive_profile(meta, min_size, opt_size, max_size)
+    if not use_plugins:
+        plugins = None
+    elif plugins is None and any(True for _ in custom_nodes(model.graph)):
+        plugins, why = plugin_library()
+        if plugins is None:
+            print(f"vfi build: the vfi plugin library is not available ({why}); building with the ops' "
+                  "standard-op bodies instead (as --no-plugins)", file=sys.stderr)
+    key = cache_key(onnx_path, meta, profile, machine_environment(trt, plugins))
+    if not force and is_up_to_date(engine_path, key):
+        print(f"{engine_path} is up to date")
+        return key
+    prepared = for_plugins(model) if plugins is not None else without_custom_ops(model)
+    engine = build_engine(trt, prepared, input_shapes(prepared, profile), plugins, timing_cache or default_timing_cache(trt.__version__))
+    write_atomically(engine_path, engine)
+    write_sidecar(engine_path, key)
+    return key
+
+
+# -- command --------------------------------------------------------------------------------------
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("onnx", type=Path, help="ONNX file from `vfi export` (any precision)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="engine file to write; its sidecar is OUTPUT.json")
+    for key in ("min", "opt", "max"):
+        parser.add_argument(f"--{key}", metavar="HxW", help=f"{key} frame size of the profile (default: the model card's)")
+    plugins = parser.add_mutually_exclusive_group()
+    plugins.add_argument("--plugins", type=Path, help="TensorRT plugin library (default: built on demand by vfi)")
+    plugins.add_argument("--no-plugins", action="store_true", help="inline the ops' standard-op bodies instead of plugins")
+    parser.add_argument("--timing-cache", type=Path, help="timing cache file (default: in vfi's cache folder)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the engine is up to date")
+
+
+def run(args) -> int:
+    sizes = {key: parse_size(getattr(args, key)) if getattr(args, key) else None for key in ("min", "opt", "max")}
+    key = build(
+        args.onnx, args.output, min_size=sizes["min"], opt_size=sizes["opt"], max_size=sizes["max"],
+        use_plugins=not args.no_plugins, plugins=args.plugins, timing_cache=args.timing_cache, force=args.force,
+    )
+    profile = key["profile"]
+    print(
+        f"{args.output}: {key['precision']} engine, TensorRT {key['tensorrt_version']} on {key['gpu_name']} "
+        f"(sm {key['compute_capability']}), {'with the vfi plugins' if key['plugin_sha256'] else 'without plugins'}, "
+        f"profile {'/'.join(f'{h}x{w}' for h, w in (profile['min'], profile['opt'], profile['max']))}"
+    )
+    return 0

@@ -1,0 +1,194 @@
+"""INT8 variants: explicit Q/DQ from calibration on real frame pairs, with
+onnxruntime.quantization (quantize_static, QDQ format).
+
+Placement follows what TensorRT fuses into INT8 kernels: the inputs of Conv, MatMul and Gemm
+(activations symmetric int8 from calibration, weights symmetric int8 per output channel); their
+outputs and biases stay float, and no other op is quantized. The `vfi::` nodes are never
+quantized and never read a dequantized tensor: where a quantized node's input also feeds another
+node, that node is wired back to the original float tensor (ONNX Runtime's quantizer would
+otherwise hand every consumer the dequantized copy). Function bodies are left as they are.
+
+Calibration feeds each pair of a `vfi calib collect` folder as frame0/frame1 (and t = 0.5 to
+models that take t). ONNX Runtime's recommended pre-processing (symbolic shape inference and graph
+optimisation) is not run: the optimiser would rewrite the `vfi::` nodes and their bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from vfi.calib.store import load_pair, read_manifest, store_digest
+from vfi.errors import VfiError
+from vfi.export.graph import control_flow, custom_nodes, update_metadata
+from vfi.export.onnx import check_model, save_model
+
+QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
+CALIB_METHODS = ("entropy", "percentile", "minmax")
+MIDPOINT = 0.5  # the t fed to arbitrary-t models during calibration
+PAIR_INPUTS = ("frame0", "frame1")
+
+
+class QuantizationError(VfiError):
+    pass
+
+
+def _reader(model: onnx.ModelProto, calib: Path, entries: list[dict]):
+    """ONNX Runtime's calibration reader over the store's pairs; `set_range` lets the quantizer
+    calibrate one pair at a time (see to_int8)."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    inputs = [i.name for i in model.graph.input]
+    if inputs not in (list(PAIR_INPUTS), [*PAIR_INPUTS, "t"]):
+        raise QuantizationError(
+            f"INT8 calibration feeds frame pairs (frame0, frame1[, t]); this model takes ({', '.join(inputs)})"
+        )
+
+    class PairReader(CalibrationDataReader):
+        def __init__(self):
+            self.set_range(0, len(entries))
+
+        def __len__(self):
+            return len(entries)
+
+        def set_range(self, start_index: int, end_index: int):
+            self.pending = iter(entries[start_index:end_index])
+
+        def get_next(self):
+            entry = next(self.pending, None)
+            if entry is None:
+                return None
+            feeds = load_pair(calib, entry)
+            if "t" in inputs:
+                feeds["t"] = np.full((1,), MIDPOINT, np.float32)
+            return feeds
+
+    return PairReader()
+
+
+def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") -> onnx.ModelProto:
+    """The INT8 (Q/DQ) variant of the float32 `model` (not modified), calibrated on the pairs in
+    the folder `calib`."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if method not in CALIB_METHODS:
+        raise ValueError(f"method must be one of {CALIB_METHODS}, got {method!r}")
+    if control_flow(model):
+        raise QuantizationError(
+            f"INT8 quantization does not support control flow ({', '.join(control_flow(model))} nodes): ONNX "
+            "Runtime's quantizer rewrites the loop bodies into an invalid model"
+        )
+    calib = Path(calib)
+    manifest = read_manifest(calib)
+    reader = _reader(model, calib, manifest["pairs"])
+    with tempfile.TemporaryDirectory(prefix="vfi-int8-") as tmp, _quiet_quantizer():
+        source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        save_model(model, source)  # quantize_static rewrites an in-memory model's initializers
+        quantize_static(
+            str(source),
+            str(target),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            nodes_to_exclude=[node.name for node in custom_nodes(model.graph)],
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method={
+                "entropy": CalibrationMethod.Entropy,
+                "percentile": CalibrationMethod.Percentile,
+                "minmax": CalibrationMethod.MinMax,
+            }[method],
+            extra_options={
+                "ActivationSymmetric": True,
+                "WeightSymmetric": True,
+                "QuantizeBias": False,  # TensorRT takes float biases
+                "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS),
+                "DedicatedQDQPair": True,  # one Q/DQ pair per quantized consumer, as TensorRT fuses them
+                # Calibrate pair by pair, whatever the method: the histogram calibrators otherwise keep
+                # every pair's intermediate tensors in memory at once (gigabytes per full-size frame).
+                "CalibStridedMinMax": 1,
+            },
+        )
+        quantized = onnx.load(target)
+    restore_float_inputs(quantized)
+    update_metadata(quantized, {
+        "vfi.precision": "int8",
+        "vfi.io_dtype": "fp32",
+        "vfi.calibration": json.dumps({
+            "method": method,
+            "pairs": len(manifest["pairs"]),
+            "manifest_sha256": store_digest(calib),
+            "quantized_ops": list(QUANTIZED_OPS),
+        }),
+    })
+    check_model(quantized)
+    return quantized
+
+
+def restore_float_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Wire every node that is not a quantized op and reads a dequantized activation back to the
+    float tensor that was quantized; a graph output that is a dequantized activation is refused."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    originals = {}  # dequantized activation -> the float tensor its Q/DQ pair quantized
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in producers:
+            quantize = producers[node.input[0]]
+            if quantize.op_type == "QuantizeLinear":
+                originals[node.output[0]] = quantize.input[0]
+    for node in model.graph.node:
+        if node.op_type not in QUANTIZED_OPS:
+            for i, name in enumerate(node.input):
+                if name in originals:
+                    node.input[i] = originals[name]
+    for output in model.graph.output:
+        if output.name in originals:
+            raise QuantizationError(f"graph output {output.name} is also a quantized input; not supported")
+    return model
+
+
+def qdq_violations(model: onnx.ModelProto) -> list[str]:
+    """Where the model breaks the placement rule: every QuantizeLinear feeds only DequantizeLinear,
+    every DequantizeLinear feeds only quantized ops, no `vfi::` node reads a dequantized tensor,
+    and no function body holds Q/DQ."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    problems = []
+    for node in model.graph.node:
+        readers = consumers.get(node.output[0], []) if node.output else []
+        if node.op_type == "QuantizeLinear":
+            problems += [f"{node.name} feeds {r.op_type} {r.name}" for r in readers if r.op_type != "DequantizeLinear"]
+        elif node.op_type == "DequantizeLinear":
+            problems += [f"{node.name} feeds {r.domain + '::' if r.domain else ''}{r.op_type} {r.name}"
+                         for r in readers if r.op_type not in QUANTIZED_OPS or r.domain not in ("", "ai.onnx")]
+    outputs = {o.name for o in model.graph.output}
+    problems += [f"{node.name} produces graph output {node.output[0]}"
+                 for node in model.graph.node if node.op_type == "DequantizeLinear" and node.output[0] in outputs]
+    for function in model.functions:
+        problems += [f"function {function.domain}::{function.name} holds {n.op_type}"
+                     for n in function.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    return problems
+
+
+@contextlib.contextmanager
+def _quiet_quantizer():
+    """ONNX Runtime's quantizer logs a pre-processing hint on the root logger (see the module
+    docstring for why it is not followed) and prints calibration progress to stdout; keep stdout
+    for vfi's own output."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        root.setLevel(level)
