@@ -61,6 +61,32 @@ def test_fp32_matches_reference(impl, op, case):
     assert scaled_error(actual, expected) <= op.spec.tolerance.fp32
 
 
+SCATTERING_OPS = [
+    pytest.param(op, id=op.name)
+    for op in OPS
+    if any(node.op_type.startswith("Scatter") for f in op.onnx_functions() for node in f.node)
+]
+
+
+@pytest.mark.parametrize("op", SCATTERING_OPS)
+def test_onnx_body_is_exact_with_several_threads(op):
+    """ONNX Runtime splits some kernels over its intra-op threads without synchronisation
+    (ScatterND with a reduction loses colliding additions): a body that scatters must not depend
+    on the thread count. The largest sample case, 4 threads, twice."""
+    import onnxruntime as ort
+
+    case = max(op.spec.sample_cases(), key=lambda c: sum(t.numel() for t in c.inputs() if t is not None))
+    inputs = case.inputs(torch.float32)
+    expected = op.reference(*inputs, **case.attrs)
+    model = op_model(op, case.attrs, tuple(t is not None for t in inputs))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 4
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feeds = {spec.name: t.numpy() for spec, t in zip(op.spec.inputs, inputs) if t is not None}
+    for _ in range(2):
+        assert scaled_error(torch.from_numpy(session.run(None, feeds)[0]), expected) <= op.spec.tolerance.fp32
+
+
 @pytest.mark.parametrize("op,case", SAMPLE_CASES)
 @pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
 def test_fp16_error_is_bounded_by_fp32_error(impl, op, case):
