@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from vfi.plugins.args import compute_dtype
 
-# Taps are processed in groups whose gathered corners [N,C,taps,4,H·W] stay within this many
-# elements: small inputs take every tap in one group (few ops, so gradcheck and opcheck tracing
-# stay quick), frames take one tap at a time, so memory is O(C·H·W) whatever F.
-GROUP_ELEMENTS = 1 << 22
+# Taps are processed in groups whose sample indices [N·H·W, taps·4] stay within this many
+# elements (12 bytes each with the weights): small inputs take every tap in one group, frames a
+# few taps at a time, so memory is O((C + taps_per_group)·H·W) whatever F.
+GROUP_ELEMENTS = 1 << 23
 
 
 def adacof_reference(
@@ -25,6 +26,13 @@ def adacof_reference(
     with m = k·F + l, and Samp the official sampler (trunc toward zero, independently clamped
     corners, see README.md).
 
+    Every output pixel is a weighted sum of input pixels (4 corners per tap, each weighted by the
+    tap weight times its bilinear weight), so the input is laid out channels-last as a table of
+    [N·H_in·W_in, C] rows and each group of taps is one `embedding_bag` (sum mode with
+    per-sample weights): a fused gather and weighted sum that never materialises the gathered
+    [N·H·W, samples, C] values. That is ~35x faster on the CPU than gathering the corners of
+    every channel (0.55 s against 19.7 s for 63 channels, F = 11, D = 2, 240×320, one thread).
+
     Arithmetic runs in float32 (float64 when any input is float64); the output has the input's
     dtype. Differentiable with respect to all four tensors, the image included.
     """
@@ -36,12 +44,13 @@ def adacof_reference(
     size = math.isqrt(taps)
     hw = h * w
 
-    flat_image = image.reshape(n, c, h_in * w_in)
+    table = image.permute(0, 2, 3, 1).reshape(n * h_in * w_in, c)
     rows = torch.arange(h, dtype=dtype, device=image.device).view(h, 1)
     cols = torch.arange(w, dtype=dtype, device=image.device).view(1, w)
-    group = max(1, GROUP_ELEMENTS // max(1, n * c * 4 * hw))
+    first_row = (torch.arange(n, device=image.device) * (h_in * w_in)).view(n, 1, 1, 1, 1, 1)
+    group = max(1, GROUP_ELEMENTS // max(1, n * 4 * hw))
 
-    out = image.new_zeros(n, c, hw)
+    out = image.new_zeros(n * hw, c)
     for start in range(0, taps, group):
         stop = min(start + group, taps)
         tap = torch.arange(start, stop, device=image.device)
@@ -59,10 +68,16 @@ def adacof_reference(
         # index would be inexact beyond 2^24 pixels.
         row = torch.stack([top.clamp(0, h_in - 1), (top + 1).clamp(0, h_in - 1)], 2).long()
         col = torch.stack([left.clamp(0, w_in - 1), (left + 1).clamp(0, w_in - 1)], 2).long()
-        index = (row * w_in).unsqueeze(3) + col.unsqueeze(2)  # [N,G,2,2,H,W]
+        index = first_row + (row * w_in).unsqueeze(3) + col.unsqueeze(2)  # [N,G,2,2,H,W]
         row_weight = torch.stack([1 - a, a], 2)
         col_weight = torch.stack([1 - b, b], 2)
         corner_weight = row_weight.unsqueeze(3) * col_weight.unsqueeze(2) * weight[:, start:stop, None, None]
-        corners = flat_image.gather(2, index.view(n, 1, -1).expand(-1, c, -1))
-        out = out + (corners.view(n, c, -1, hw) * corner_weight.view(n, 1, -1, hw)).sum(2)
-    return out.view(n, c, h, w).to(input.dtype)
+        samples = (stop - start) * 4
+        out = out + F.embedding_bag(
+            index.view(n, samples, hw).transpose(1, 2).reshape(n * hw, samples),
+            table,
+            mode="sum",
+            per_sample_weights=corner_weight.view(n, samples, hw).transpose(1, 2).reshape(n * hw, samples),
+        )
+    # Contiguous NCHW, as the op's fake (meta) implementation declares.
+    return out.view(n, h, w, c).permute(0, 3, 1, 2).to(input.dtype, memory_format=torch.contiguous_format)
