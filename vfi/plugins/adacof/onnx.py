@@ -17,9 +17,12 @@ C = 63: 7.3 / 4.2 (the former body, channels-first with two Muls per corner: 0.5
 
 ONNX has no Trunc, so trunc(x) = Sign(x)·Floor(|x|). Arithmetic is float32 whatever the I/O type.
 TensorRT's ONNX parser (the `--no-plugins` fallback inlines this body) imports every op used
-here (onnx-tensorrt's operator support matrix for TensorRT 10: Loop, If, Gather,
-GatherElements, Expand, Transpose, Clip, Sign, Floor, Abs and the elementwise arithmetic); the
-If's condition depends only on the channel count, which is fixed in an engine.
+here: onnx-tensorrt's docs/operators.md for TensorRT 10.15 lists Loop, If, Gather,
+GatherElements, Expand, Transpose, Reshape, Range, Clip, Sign, Floor, Abs, Less, Cast, CastLike
+and the elementwise arithmetic as supported. Its restrictions hold here: the If's two branches
+output tensors of the same rank (4) under different names, and the Loop's carried accumulator
+keeps one shape across iterations. The If's condition depends only on the channel count, which
+is fixed in an engine.
 """
 
 from __future__ import annotations
