@@ -17,6 +17,8 @@ from pathlib import Path
 
 IMPLEMENTATIONS = ("torch", "onnx_ort")
 PROFILE_TOP = 5  # op types and nodes listed where ONNX Runtime is slower
+# Nodes whose profiled time is that of their subgraphs' nodes, which ORT also profiles one by one.
+CONTROL_FLOW = frozenset({"Loop", "If", "Scan"})
 
 
 def add_parser(sub) -> None:
@@ -99,10 +101,11 @@ def _measure(name: str, impl: str, height: int, width: int, repeats: int) -> dic
 
 def _profile(name: str, height: int, width: int) -> dict:
     """Node time of one profiled ONNX Runtime run after a warm-up: the share of each op type and
-    the costliest nodes. ORT profiles the nodes of a Loop body on their own (each iteration, under
-    the same name) and the Loop node as their total, so op-type shares leave the Loop nodes out
-    and the costliest nodes, summed over iterations, may include a Loop (an op's function body
-    that loops, such as adacof's taps or sepconv's)."""
+    the costliest nodes. ORT profiles the nodes of a Loop body or If branch on their own (each
+    iteration, under the same name) and the Loop or If node as their total, so op-type shares
+    leave the control-flow nodes out and the costliest nodes, summed over iterations, may include
+    one (an op's function body that loops, such as adacof's taps or sepconv's). Nodes of one
+    function inlined twice share their names, so their times add up."""
     import onnxruntime as ort
 
     from vfi.export.model import export_model
@@ -126,7 +129,7 @@ def _profile(name: str, height: int, width: int) -> dict:
             continue
         node, op_type, seconds = event["name"][: -len("_kernel_time")], event["args"].get("op_name", "?"), event["dur"] / 1e6
         by_node[f"{node} ({op_type})"] += seconds
-        if op_type != "Loop":
+        if op_type not in CONTROL_FLOW:
             by_type[op_type] += seconds
     total = sum(by_type.values()) or 1.0
     return {
