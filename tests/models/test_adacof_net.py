@@ -5,9 +5,6 @@ also run cdfi_net, which inherits this forward pass."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +14,8 @@ from vfi.models import MODELS
 from vfi.models.adacof_net import MEAN_RGB, MIN_SIZE
 from vfi.runtime.images import read_rgb
 
-CHECKPOINTS = Path(__file__).resolve().parents[2].parent / "shared" / "checkpoints"
+from checkpoint_helpers import frames, official_manifest, state_shapes, synthesised_state
+
 ADACOF_MODELS = ["adacof_net", "adacof_net_f11d2", "compressed_adacof_net", "compressed_adacof_net_f11d2"]
 # (kernel size F, dilation D) of every model with AdaCoF's forward pass.
 GEOMETRY = {
@@ -33,22 +31,6 @@ PARAMETERS = {
     "compressed_adacof_net": 2_452_094,
     "compressed_adacof_net_f11d2": 2_557_214,
 }
-
-
-def manifest(name: str) -> dict:
-    path = CHECKPOINTS / f"{MODELS[name].checkpoint_manifest}.json"
-    if not path.is_file():
-        pytest.skip(f"needs the official state_dict manifest {path}")
-    return json.loads(path.read_text())
-
-
-def shapes(model: torch.nn.Module) -> dict[str, list[int]]:
-    return {key: list(value.shape) for key, value in model.state_dict().items()}
-
-
-def frames(height: int, width: int, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return tuple(torch.rand(batch, 3, height, width, generator=generator) for _ in range(2))
 
 
 def run(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
@@ -78,16 +60,15 @@ def force_heads(model, *, tap: int, alpha: float = 0.0, beta: float = 0.0, occlu
 @pytest.mark.parametrize("name", ADACOF_MODELS)
 def test_state_dict_equals_the_official_manifest(name):
     model = vfi.models.load(name)
-    expected = manifest(name)
-    assert shapes(model) == expected["state_dict"]
-    assert list(shapes(model)) == list(expected["state_dict"])  # upstream's key order too
+    expected = official_manifest(name)
+    assert state_shapes(model) == expected["state_dict"]
+    assert list(state_shapes(model)) == list(expected["state_dict"])  # upstream's key order too
     assert sum(p.numel() for p in model.parameters()) == expected["parameters"] == PARAMETERS[name]
 
 
 @pytest.mark.parametrize("name", ADACOF_MODELS)
 def test_synthesised_official_checkpoint_loads_strictly(name, tmp_path):
-    generator = torch.Generator().manual_seed(1)
-    state = {key: torch.randn(shape, generator=generator) * 0.02 for key, shape in manifest(name)["state_dict"].items()}
+    state = synthesised_state(official_manifest(name), scale=0.02)
     path = tmp_path / "ckpt.pth"
     torch.save({"epoch": 1, "state_dict": state}, path)  # upstream's layout, keys as saved
 

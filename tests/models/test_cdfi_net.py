@@ -5,9 +5,6 @@ The shared AdaCoF preprocessing is tested in test_adacof_net.py (it runs cdfi_ne
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,25 +13,14 @@ import vfi.models
 from vfi.models.cdfi_net import DILATION, PYRAMID_WIDTHS, GridNet
 from vfi.plugins.adacof import adacof
 
-MANIFEST = Path(__file__).resolve().parents[2].parent / "shared" / "checkpoints" / "cdfi_adacof_F11_D2.json"
+from checkpoint_helpers import frames, official_manifest, state_shapes, synthesised_state
+
 BORDER = 10  # P = (11 − 1)·2/2
-
-
-@pytest.fixture(scope="module")
-def manifest() -> dict:
-    if not MANIFEST.is_file():
-        pytest.skip(f"needs the official state_dict manifest {MANIFEST}")
-    return json.loads(MANIFEST.read_text())
 
 
 @pytest.fixture(scope="module")
 def model():
     return vfi.models.load("cdfi_net", seed=0)
-
-
-def frames(height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return tuple(torch.rand(1, 3, height, width, generator=generator) for _ in range(2))
 
 
 def capture(module: torch.nn.Module, model, *inputs) -> tuple:
@@ -50,9 +36,9 @@ def capture(module: torch.nn.Module, model, *inputs) -> tuple:
     return args, output, final
 
 
-def test_state_dict_equals_the_official_manifest(model, manifest):
-    shapes = {key: list(value.shape) for key, value in model.state_dict().items()}
-    assert shapes == manifest["state_dict"]  # key order differs: the pyramid convs come last here
+def test_state_dict_equals_the_official_manifest(model):
+    manifest = official_manifest("cdfi_net")
+    assert state_shapes(model) == manifest["state_dict"]  # key order differs: the pyramid convs come last here
     assert sum(p.numel() for p in model.parameters()) == manifest["parameters"] == 4_976_718
 
 
@@ -62,9 +48,8 @@ def test_grid_prelus_have_one_parameter_initialised_to_a_quarter():
     assert all(p.weight.shape == (1,) and p.weight.item() == 0.25 for p in prelus)
 
 
-def test_synthesised_official_checkpoint_loads_strictly(manifest, tmp_path):
-    generator = torch.Generator().manual_seed(1)
-    state = {key: torch.randn(shape, generator=generator) * 0.02 for key, shape in manifest["state_dict"].items()}
+def test_synthesised_official_checkpoint_loads_strictly(tmp_path):
+    state = synthesised_state(official_manifest("cdfi_net"), scale=0.02)
     path = tmp_path / "CDFI_adacof.pth"
     torch.save({"epoch": 1, "state_dict": state}, path)
 

@@ -31,14 +31,16 @@ SEQUENCES = (
     "Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea",
     "MiniCooper", "RubberWhale", "Urban2", "Urban3", "Venus", "Walking",
 )
-# One pair per native size (420x380, 584x388, 640x480). The default run checks the fp32 file of
-# every model on these three, except cdfi_net on Venus alone: one PyTorch + ONNX Runtime pass costs
-# ~20-60 s per pair for the other models but 5-10 min for cdfi_net on the 2-core CI machine (its
-# adacof op warps 126 channels with 121 taps; measured under load), and all 12 pairs for all
-# models would exceed CI's 90 minutes. VFI_PARITY_ALL_PAIRS=1 runs all 12 for every model and
-# every precision.
+# The default run fits CI's budget (~15 min for this module on an idle 2-core machine) with the
+# cheap models on all 12 pairs and the rest on one pair per native size (420x380, 584x388,
+# 640x480). Cost per Beanbags pair (640x480), PyTorch + ONNX Runtime forward, one thread, under
+# load (2026-11-21): classic 1.4 s, adacof_net 5.3, compressed_adacof_net 7.5, sepconv_net 9.6,
+# sepconv_net_paper 15, sepconv_gan_net 17, compressed_adacof_net_f11d2 18, adacof_net_f11d2 20,
+# softsplat_net 37 per t (3 t values), cdfi_net ~104 (247 before the adacof op was made fast);
+# plus one export per model, 7-150 s (classic and softsplat_net ~140 s). All 12 pairs for every
+# model would take ~1 h. VFI_PARITY_ALL_PAIRS=1 runs all 12 for every model.
 REPRESENTATIVE = ("Venus", "Dimetrodon", "Beanbags")
-COSTLY = {"cdfi_net": ("Venus",)}
+MODEL_PAIRS = {name: SEQUENCES for name in ("classic", "adacof_net", "compressed_adacof_net")}
 # The fp16 and INT8 files are compared on Venus alone by default, and not at all for cdfi_net, to
 # keep this module within ~1.5x of its fp32-only cost. Measured in one run (2026-11-21, 2-core
 # machine under load, `-s` prints every time): PyTorch + fp32 export and runs 794 s for the pair
@@ -69,7 +71,7 @@ PAIR_MODELS = [name for name in MODELS if name not in CLIP_MODELS]
 
 
 def pairs_of(name: str) -> tuple[str, ...]:
-    return SEQUENCES if ALL_PAIRS else COSTLY.get(name, REPRESENTATIVE)
+    return SEQUENCES if ALL_PAIRS else MODEL_PAIRS.get(name, REPRESENTATIVE)
 
 
 def precisions_on(name: str, sequence: str) -> tuple[str, ...]:

@@ -5,9 +5,6 @@ replicate pad by 25, vertical taps on rows, plain sum of the two sepconvs, crop 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,28 +14,13 @@ from vfi.models import MODELS
 from vfi.models.sepconv_net import SEPCONV, SEPCONV_GAN, SEPCONV_PAPER, SepConvConfig, frame_padding
 from vfi.runtime.images import read_rgb
 
-CHECKPOINTS = Path(__file__).resolve().parents[2].parent / "shared" / "checkpoints"
+from checkpoint_helpers import frames, official_manifest, state_shapes, synthesised_state
+
 SEPCONV_MODELS = ["sepconv_net", "sepconv_net_paper", "sepconv_gan_net"]
 PARAMETERS = 21_675_452
 KERNEL = 51
 CENTRE = KERNEL // 2
 SUBNETS = ("netVertical1", "netHorizontal1", "netVertical2", "netHorizontal2")
-
-
-def manifest(name: str) -> dict:
-    path = CHECKPOINTS / f"{MODELS[name].checkpoint_manifest}.json"
-    if not path.is_file():
-        pytest.skip(f"needs the official state_dict manifest {path}")
-    return json.loads(path.read_text())
-
-
-def shapes(model: torch.nn.Module) -> dict[str, list[int]]:
-    return {key: list(value.shape) for key, value in model.state_dict().items()}
-
-
-def frames(height: int, width: int, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return tuple(torch.rand(batch, 3, height, width, generator=generator) for _ in range(2))
 
 
 def run(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
@@ -67,10 +49,10 @@ def force_kernels(model, taps: dict[str, tuple[int, float]]):
 def test_state_dict_equals_the_official_manifest(name):
     """The GAN generator is SepConv's architecture, so it shares the manifest too."""
     model = vfi.models.load(name)
-    expected = manifest(name)
+    expected = official_manifest(name)
     assert MODELS[name].checkpoint_manifest == "sepconv"
-    assert shapes(model) == expected["state_dict"]
-    assert list(shapes(model)) == list(expected["state_dict"])  # upstream's key order too
+    assert state_shapes(model) == expected["state_dict"]
+    assert list(state_shapes(model)) == list(expected["state_dict"])  # upstream's key order too
     assert sum(p.numel() for p in model.parameters()) == expected["parameters"] == PARAMETERS
     assert len(model.state_dict()) == expected["tensors"] == 94
 
@@ -78,8 +60,7 @@ def test_state_dict_equals_the_official_manifest(name):
 @pytest.mark.parametrize("name", SEPCONV_MODELS)
 def test_synthesised_official_checkpoint_loads_strictly(name, tmp_path):
     """Upstream's files are bare state_dicts with `moduleConv1.0.weight`-style keys."""
-    generator = torch.Generator().manual_seed(1)
-    state = {key: torch.randn(shape, generator=generator) * 0.02 for key, shape in manifest(name)["state_dict"].items()}
+    state = synthesised_state(official_manifest(name), scale=0.02)
     path = tmp_path / "network-l1.pytorch"
     torch.save({key.replace("net", "module", 1): value for key, value in state.items()}, path)
 

@@ -6,9 +6,7 @@ by the width ratio, decoders that output the flow itself, and any t per batch el
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,21 +17,10 @@ from vfi.models import MODELS
 from vfi.models.card import PLAIN
 from vfi.models.softsplat_net import LEVELS, backwarp, resize_flow, splat
 
-CHECKPOINTS = Path(__file__).resolve().parents[2].parent / "shared" / "checkpoints"
+from checkpoint_helpers import frames, official_manifest, state_shapes, synthesised_state
+
 NAME = "softsplat_net"
 SIZE = 64  # the card's min_size: the smallest size that runs, so the fastest
-
-
-def manifest() -> dict:
-    path = CHECKPOINTS / "softsplat.json"
-    if not path.is_file():
-        pytest.skip(f"needs the official state_dict manifest {path}")
-    return json.loads(path.read_text())
-
-
-def frames(height: int, width: int, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return tuple(torch.rand(batch, 3, height, width, generator=generator) for _ in range(2))
 
 
 def run(model, frame0, frame1, t) -> torch.Tensor:
@@ -47,8 +34,8 @@ def model():
 
 
 def test_state_dict_equals_the_official_manifest(model):
-    expected = manifest()
-    shapes = {key: list(value.shape) for key, value in model.state_dict().items()}
+    expected = official_manifest(NAME)
+    shapes = state_shapes(model)
     assert list(shapes.items()) == list(expected["state_dict"].items())  # keys, shapes and order
     assert sum(p.numel() for p in model.parameters()) == expected["parameters"] == 7_668_852
     assert len(shapes) == expected["tensors"] == 278
@@ -57,8 +44,7 @@ def test_state_dict_equals_the_official_manifest(model):
 def test_synthesised_official_checkpoint_loads_strictly(model, tmp_path):
     """Upstream's file is a bare state_dict whose keys say `module` where ours say `net`
     (`moduleSynthesis.moduleEncode…`), loaded with key.replace('module', 'net')."""
-    generator = torch.Generator().manual_seed(1)
-    state = {key: torch.randn(shape, generator=generator) * 0.05 for key, shape in manifest()["state_dict"].items()}
+    state = synthesised_state(official_manifest(NAME), scale=0.05)
     path = tmp_path / "network-l1.pytorch"
     torch.save({key.replace("net", "module"): value for key, value in state.items()}, path)
 

@@ -144,7 +144,11 @@ OPCHECK_CASES = [
 def test_torch_library_opcheck(op, case):
     inputs = [None if t is None else t.requires_grad_() for t in case.inputs()]
     attrs = [case.attrs[a.name] for a in op.spec.attrs]
-    torch.library.opcheck(op.torch_op, (*inputs, *attrs))
+    # rtol: test_aot_dispatch_dynamic compares eager gradients with AOTDispatcher's traced
+    # decomposition, which sums in another order; adacof's embedding_bag per-sample-weight
+    # gradient (a 64-channel dot product) differed by 1.5e-5 abs / 2.1e-5 rel on
+    # c64_f3_d1_batch2 (opcheck's float32 default: atol 1e-5, rtol 1.3e-6).
+    torch.library.opcheck(op.torch_op, (*inputs, *attrs), atol=op.spec.tolerance.fp32, rtol=op.spec.tolerance.fp32)
 
 
 @pytest.mark.parametrize("op,case", INVALID_CASES)
