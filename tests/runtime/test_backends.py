@@ -51,6 +51,32 @@ def test_ort_runs_files_with_a_fixed_batch_of_one_on_batches(tmp_path):
         np.testing.assert_allclose(output, request.frame0 + float(request.t) * (request.frame1 - request.frame0), atol=1e-6)
 
 
+@pytest.mark.parametrize("dynamic_batch", [False, True])
+def test_ort_streams_split_a_batch_without_changing_it(tmp_path, dynamic_batch):
+    card = next(c for c in toy_models.CARDS if c.name == "toy_blend")
+    size = {2: torch.export.Dim("height", min=1, max=64), 3: torch.export.Dim("width", min=1, max=64)}
+    batch = {0: torch.export.Dim("batch", min=1, max=64)} if dynamic_batch else {}
+    n = 2 if dynamic_batch else 1  # an example batch of 1 would fix the batch dimension
+    args = (torch.rand(n, 3, 5, 7), torch.rand(n, 3, 5, 7), torch.full((n,), 0.5))
+    dynamic = {"frame0": batch | size, "frame1": batch | size, "t": batch or None}
+    path = save_model(export_module(card.build(), args, ["frame0", "frame1", "t"], ["output"], dynamic), tmp_path / "b.onnx")
+    rng = np.random.default_rng(0)
+    frame0, frame1 = (rng.random((5, 3, 5, 7), np.float32) for _ in range(2))
+    t = rng.random(5).astype(np.float32)
+    serial, concurrent = (open_backend(onnx=path, threads=1, streams=streams) for streams in (1, 3))
+    for backend in (serial, concurrent):
+        backend.activate()
+    assert serial.batched == dynamic_batch
+    np.testing.assert_array_equal(concurrent.infer(frame0, frame1, t), serial.infer(frame0, frame1, t))
+    np.testing.assert_allclose(concurrent.infer(frame0, frame1, t), frame0 + t[:, None, None, None] * (frame1 - frame0), atol=1e-6)
+    concurrent.close()
+    concurrent.close()  # safe twice
+    with pytest.raises(BackendError, match="--streams must be at least 1"):
+        open_backend(onnx=path, streams=0)
+    with pytest.raises(BackendError, match="--streams applies to the ort backend, not torch"):
+        open_backend(model="toy_blend", streams=2)
+
+
 def test_backend_choice_and_its_errors(tmp_path):
     assert open_backend(model="toy_blend").name == "torch"
     with pytest.raises(BackendError, match="exactly one of --model, --onnx, --engine"):

@@ -29,6 +29,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--onnx", type=Path, help="an ONNX file instead of exporting --model")
     parser.add_argument("--backend", choices=["ort", "torch"], default="ort", help="for --model (default ort)")
     parser.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / torch (default: theirs)")
+    parser.add_argument("--streams", type=int, default=1, help="ort: concurrent inferences per batch (default 1)")
     parser.add_argument("--batch-size", type=int, default=1, help="frame pairs per inference (default 1)")
     parser.add_argument("--factor", type=int, default=2, help="output rate = factor × input rate (default 2)")
     parser.add_argument("--frames", type=int, help="use only the first N frames of the video")
@@ -50,7 +51,7 @@ def run(args) -> int:
     model = args.model if args.onnx is None else None
     started = time.perf_counter()
     interpolator = Interpolator(
-        model, None if args.onnx else args.backend, onnx=args.onnx, threads=args.threads,
+        model, None if args.onnx else args.backend, onnx=args.onnx, threads=args.threads, streams=args.streams,
         batch_size=args.batch_size, scene_threshold=None,
     )
     setup_seconds = time.perf_counter() - started
@@ -72,6 +73,7 @@ def run(args) -> int:
         "interpolated_frames": (len(frames) - 1) * (args.factor - 1),
         "model": described,
         "threads": args.threads,
+        "streams": args.streams,
         "batch_size": args.batch_size,
         "model_setup_seconds": setup_seconds,
         "model_runs_seconds": model_runs,
@@ -139,7 +141,7 @@ def format_results(results: dict) -> str:
         f"{results['input']}: {results['input_frames']} frames {results['size']}, ×{results['factor']}: {n} new frames",
         f"  {results['model']:<28} {results['model_seconds']:7.2f} s  {n / results['model_seconds']:6.2f} frames/s"
         f"  (runs: {', '.join(f'{s:.2f}' for s in results['model_runs_seconds'])} s; threads "
-        f"{results['threads'] or 'default'}, batch {results['batch_size']})",
+        f"{results['threads'] or 'default'}, streams {results['streams']}, batch {results['batch_size']})",
         f"  {'FFmpeg minterpolate':<28} {results['minterpolate_seconds']:7.2f} s  {n / results['minterpolate_seconds']:6.2f} "
         f"frames/s  (runs: {', '.join(f'{s:.2f}' for s in results['minterpolate_runs_seconds'])} s)",
         f"  speed ratio (minterpolate time / model time): {results['speed_ratio']:.2f}",

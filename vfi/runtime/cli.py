@@ -40,6 +40,8 @@ def add_arguments(parser) -> None:
     backend.add_argument("--provider", choices=["cpu", "cuda", "tensorrt"], help="ONNX Runtime execution provider")
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
     backend.add_argument("--threads", type=int, help="CPU threads for torch / ONNX Runtime (default: theirs)")
+    backend.add_argument("--streams", type=int, default=1,
+                         help="ort backend: concurrent inferences, each on a share of the batch (CPU: e.g. --streams 2 --threads 1 on 2 cores)")
     backend.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"frames per inference (default {DEFAULT_BATCH_SIZE})")
     timing = parser.add_argument_group("timing")
     rate = timing.add_mutually_exclusive_group()
@@ -87,7 +89,7 @@ def _run(args, paths: list[str]) -> int:
     interpolator = Interpolator(
         args.model, args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine, device=args.device,
         precision=args.precision, provider=args.provider, plugins=args.plugins, threads=args.threads,
-        batch_size=args.batch_size, scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
+        streams=args.streams, batch_size=args.batch_size, scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
     )
     with interpolator:
         if len(paths) == 3:

@@ -100,6 +100,7 @@ class Interpolator:
         provider: str | None = None,
         plugins: str | Path | None = None,
         threads: int | None = None,
+        streams: int = 1,
         batch_size: int = DEFAULT_BATCH_SIZE,
         scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD,
         seed: int = 0,
@@ -113,7 +114,7 @@ class Interpolator:
         self.batch_size, self.scene_threshold = batch_size, scene_threshold
         self.backend: Backend = open_backend(
             backend, model=model, weights=weights, onnx=onnx, engine=engine, device=device, precision=precision,
-            provider=provider, plugins=plugins, threads=threads, seed=seed,
+            provider=provider, plugins=plugins, threads=threads, streams=streams, seed=seed,
         )
         self.backend.activate()
         self.inferences = 0  # model evaluations (frames), for reports

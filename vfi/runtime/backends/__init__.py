@@ -96,6 +96,7 @@ def open_backend(
     provider: str | None = None,
     plugins: str | Path | None = None,
     threads: int | None = None,
+    streams: int = 1,
     seed: int = 0,
 ) -> Backend:
     """The backend for exactly one of `model` (a registered name), `onnx` (a file) or `engine` (a
@@ -113,6 +114,8 @@ def open_backend(
             f"--precision {precision} applies to the torch backend; an ONNX file or engine has its precision "
             "from export (`vfi export --precision`)"
         )
+    if streams != 1 and backend != "ort":
+        raise BackendError(f"--streams applies to the ort backend, not {backend}")
     if backend == "torch":
         if model is None:
             raise BackendError("the torch backend runs registered models: pass --model NAME (see `vfi models`)")
@@ -126,7 +129,7 @@ def open_backend(
 
         return OrtBackend(
             onnx=onnx, model=model, weights=weights, seed=seed, device=device, provider=provider, plugins=plugins,
-            threads=threads,
+            threads=threads, streams=streams,
         )
     if engine is None:
         raise BackendError("the trt backend runs engines: pass --engine FILE (build one with `vfi build MODEL.onnx -o FILE`)")
