@@ -131,9 +131,14 @@ class OrtBackend(Backend):
         samples = len(frame0)
         chunk = -(-samples // self.streams) if self.batched else 1
         slices = [{name: value[i : i + chunk] for name, value in feeds.items()} for i in range(0, samples, chunk)]
-        run = lambda part: self.session.run(None, part)[0]  # noqa: E731
-        outputs = list(self.pool.map(run, slices)) if self.pool and len(slices) > 1 else [run(part) for part in slices]
+        if self.pool and len(slices) > 1:
+            outputs = list(self.pool.map(self._run, slices))
+        else:
+            outputs = [self._run(part) for part in slices]
         return np.concatenate(outputs).astype(np.float32, copy=False)
+
+    def _run(self, feeds: dict) -> np.ndarray:
+        return self.session.run(None, feeds)[0]
 
     def close(self) -> None:
         if self.pool is not None:
