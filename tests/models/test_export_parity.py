@@ -48,7 +48,7 @@ CALIBRATION_METHOD = "minmax"
 # INT8 is left out of the default run for softsplat_net: calibrating it on one 854x480 pair took
 # the test process past 20 GB and the OOM killer ended it (2026-11-21, a 23 GB machine); ONNX
 # Runtime's calibrator runs the model with every intermediate tensor as an output at once.
-NO_INT8 = ("softsplat_net",)
+NO_INT8 = ()
 # Neither variant applies to classic: its TV-L1 iterations are an ONNX Loop, which neither the fp16
 # converter nor ONNX Runtime's quantizer rewrites into a valid model (both refuse control flow).
 NO_VARIANTS = ("classic",)

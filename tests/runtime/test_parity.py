@@ -26,6 +26,7 @@ from vfi.runtime.parity import (
     Runner,
     check_comparable,
     compare,
+    format_number,
     load_pairs,
     open_runner,
     run_parity,
@@ -146,6 +147,11 @@ def test_runners_with_different_models_or_weights_are_refused():
             Runner("a", "torch", "fp32", "toy_mid", "none (random weights, seed 0)", None),
             Runner("b", "ort", "fp32", "toy_mid", "none (random weights, seed 1)", None),
         )
+
+
+def test_report_numbers_never_read_minus_zero():
+    assert format_number(-0.0001, 3) == "0.000" and format_number(-0.0006, 3) == "-0.001"
+    assert format_number(math.inf) == "∞" and format_number(None) == "–" and format_number(7) == "7"
 
 
 def test_pytorch_against_the_fp32_and_fp16_files(triplets, tmp_path):

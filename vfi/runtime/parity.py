@@ -364,11 +364,23 @@ def format_report(report: dict) -> str:
         truth = summary["truth"]
         lines.append(
             f"ground truth: mean PSNR reference {truth['reference_psnr_db']:.2f} dB, candidate {truth['candidate_psnr_db']:.2f} dB "
-            f"(drop {truth['psnr_drop_db']:.3f} dB)"
+            f"(drop {format_number(truth['psnr_drop_db'], 3)} dB)"
         )
     lines.append(f"thresholds: {describe_thresholds(report['threshold'])}")
     lines.append("result: " + ("FAIL" if report["failures"] else "pass"))
     return "\n".join(lines)
+
+
+def format_number(value, digits: int = 2) -> str:
+    """A report's number: '–' for none, '∞' for infinite PSNR, and no '-0.000' for a drop that rounds to zero."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    if isinstance(value, float):
+        text = f"{value:.{digits}f}"
+        return text.lstrip("-") if float(text) == 0 else text
+    return str(value)
 
 
 def describe_thresholds(threshold: dict) -> str:

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from vfi.runtime.parity import describe_thresholds, format_number, to_8bit
+
 DISPLAY_WIDTH = 320  # pixels per image on the page
 # Anchors of the heat map's colour scale (black → purple → red → orange → pale yellow, as "inferno").
 _HEAT_ANCHORS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64)
@@ -19,8 +21,6 @@ def pair_images(reference: np.ndarray, candidate: np.ndarray, truth: np.ndarray 
     """What the page shows of one pair: downscaled 8-bit images as PNG and the downscaled error
     map |candidate - reference| (largest over channels, block maximum), coloured when the page is
     rendered so every pair shares one scale."""
-    from vfi.runtime.parity import to_8bit
-
     reference, candidate = (np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in (reference, candidate))
     error = np.abs(candidate[0].astype(np.float64) - reference[0]).max(axis=0)
     return {
@@ -71,17 +71,6 @@ def _img(data: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-def _number(value, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞"
-    if isinstance(value, float):
-        text = f"{value:.{digits}f}"
-        return text.lstrip("-") if float(text) == 0 else text  # a drop of -0.0001 dB reads 0.000
-    return str(value)
-
-
 # Every image is shown DISPLAY_WIDTH wide: the error map of a frame whose width is not a multiple
 # of its block is a few pixels narrower than the downscaled frames.
 _STYLE = """
@@ -100,8 +89,6 @@ figcaption { font-size: 12px; color: #555; }
 
 
 def render_html(report: dict) -> str:
-    from vfi.runtime.parity import describe_thresholds
-
     ref, cand, summary, threshold = report["reference"], report["candidate"], report["summary"], report["threshold"]
     scale = max((float(images["error"].max()) for images in report["_images"]), default=0.0) or 1.0
     out = [
@@ -129,13 +116,13 @@ def render_html(report: dict) -> str:
     if truth:
         out.append("<th>GT PSNR ref dB</th><th>GT PSNR cand dB</th><th>GT drop dB</th>")
     out.append(
-        f"</tr><tr><td>{summary['pairs']}</td><td>{_number(summary['psnr_db_min'])}</td><td>{_number(summary['psnr_db_mean'])}</td>"
-        f"<td>{_number(summary['ssim_min'], 5)}</td><td>{_number(summary['ssim_mean'], 5)}</td>"
+        f"</tr><tr><td>{summary['pairs']}</td><td>{format_number(summary['psnr_db_min'])}</td><td>{format_number(summary['psnr_db_mean'])}</td>"
+        f"<td>{format_number(summary['ssim_min'], 5)}</td><td>{format_number(summary['ssim_mean'], 5)}</td>"
         f"<td>{summary['max_abs_error']:.3e}</td><td>{summary['max_error_lsb']}</td><td>{summary['nonfinite']}</td>"
     )
     if truth:
-        out.append(f"<td>{_number(truth['reference_psnr_db'])}</td><td>{_number(truth['candidate_psnr_db'])}</td>"
-                   f"<td>{_number(truth['psnr_drop_db'], 3)}</td>")
+        out.append(f"<td>{format_number(truth['reference_psnr_db'])}</td><td>{format_number(truth['candidate_psnr_db'])}</td>"
+                   f"<td>{format_number(truth['psnr_drop_db'], 3)}</td>")
     out.append("</tr></table><h2>Pairs</h2><table><tr><th class='name'>pair</th><th>size</th><th>PSNR dB</th><th>SSIM</th>"
                "<th>max abs error</th><th>max LSB</th><th>NaN/Inf</th><th>GT PSNR ref dB</th><th>GT PSNR cand dB</th></tr>")
     for row in report["pairs"]:
@@ -143,9 +130,9 @@ def render_html(report: dict) -> str:
         css = "" if row["pass"] else " class='fail'"
         out.append(
             f"<tr{css}><td class='name'>{html.escape(row['pair'])}</td><td>{row['width']}×{row['height']}</td>"
-            f"<td>{_number(row['psnr_db'])}</td><td>{_number(row['ssim'], 5)}</td><td>{row['max_abs_error']:.3e}</td>"
+            f"<td>{format_number(row['psnr_db'])}</td><td>{format_number(row['ssim'], 5)}</td><td>{row['max_abs_error']:.3e}</td>"
             f"<td>{row['max_error_lsb']}</td><td>{row['nonfinite']}</td>"
-            f"<td>{_number(gt.get('reference_psnr_db'))}</td><td>{_number(gt.get('candidate_psnr_db'))}</td></tr>"
+            f"<td>{format_number(gt.get('reference_psnr_db'))}</td><td>{format_number(gt.get('candidate_psnr_db'))}</td></tr>"
         )
     out.append("</table>")
     if report["_images"]:
