@@ -20,7 +20,7 @@ COMMANDS = (
     ("eval", "vfi.runtime.eval", "interpolation quality (PSNR, SSIM) against ground truth on triplet folders"),
     ("demo", "vfi.runtime.demo", "generate a short synthetic clip and interpolate it with the default model"),
     ("interpolate", "vfi.runtime.cli", "interpolate a video (or y4m pipe) to a higher frame rate, or two images"),
-    ("calib", "vfi.calib.cli", "calibration frame pairs for INT8 quantization"),
+    ("calib", "vfi.calib.cli", "calibration frames for INT8 quantization"),
     ("parity", "vfi.runtime.parity", "compare two runners (PyTorch, ONNX Runtime, TensorRT) on real frames"),
     ("build", "vfi.export.engine", "build a TensorRT engine (strongly typed) from an exported ONNX file"),
 )

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from onnx import TensorProto
 
 from test_onnx_export import ThreeOps
-from vfi.export.graph import custom_nodes, metadata
+from vfi.export.graph import custom_nodes, metadata, outer_reads, subgraphs
 from vfi.export.onnx import export_module, op_model, ort_session
-from vfi.export.precision import check_custom_node_types, custom_node_types, to_fp16
+from vfi.export.precision import value_types, check_custom_node_types, custom_node_types, to_fp16
 from vfi.plugins import get_op
 from vfi.runtime.metrics import psnr
 
@@ -148,23 +148,60 @@ def test_fp16_of_an_fp16_model_is_refused(three_ops):
 
 
 class Iterate(torch.nn.Module):
-    """A data-dependent loop, as the classic model's TV-L1 iterations: exported as an ONNX Loop.
-    Neither precision variant supports it."""
+    """A data-dependent loop, as the classic model's TV-L1 iterations: exported as an ONNX Loop
+    whose body reads outer tensors (a convolution's result, constants) and produces the output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
 
     def forward(self, frame0, frame1):
+        target = self.conv(frame1)
         return torch.while_loop(
-            lambda i, x: i < 3, lambda i, x: (i + 1, x * 0.5 + frame1 * 0.5), (torch.zeros((), dtype=torch.int64), frame0)
+            lambda i, x: i < 3, lambda i, x: (i + 1, x * 0.5 + target * 0.25 + 0.125), (torch.zeros((), dtype=torch.int64), frame0)
         )[1]
 
 
-def test_models_with_control_flow_are_refused(tmp_path):
-    from vfi.export.precision import PrecisionError
+@pytest.fixture(scope="module")
+def iterate():
+    module = Iterate().eval()
+    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
+    model = export_module(module, frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
+    assert [node.op_type for node in model.graph.node if node.op_type == "Loop"] == ["Loop"]
+    return module, model
+
+
+@pytest.mark.parametrize("io_dtype", ["fp32", "fp16"])
+def test_control_flow_keeps_float32_with_float32_copies_of_what_its_body_reads(iterate, io_dtype):
+    module, fp32 = iterate
+    fp16 = to_fp16(fp32, io_dtype)
+    (loop,) = [node for node in fp16.graph.node if node.op_type == "Loop"]
+    types = value_types(fp16)
+    reads = outer_reads(subgraphs(loop)[0])
+    assert any(name.startswith("conv2d") for name in reads)  # the computed tensor, through a Cast
+    assert all(types[name] != TensorProto.FLOAT16 for name in reads)
+    assert types[loop.output[-1]] == TensorProto.FLOAT and types["conv2d"] == TensorProto.FLOAT16
+    regions = {r["op_type"]: r for r in json.loads(metadata(fp16)["vfi.fp32_regions"])}
+    assert regions["Loop"]["nodes"] == [loop.name] and "control flow" in regions["Loop"]["reason"]
+    frames = [torch.rand(1, 3, 33, 47) for _ in range(2)]
+    with torch.no_grad():
+        expected = module(*frames).numpy()
+    actual = run(fp16, frames)
+    assert actual.dtype == (np.float16 if io_dtype == "fp16" else np.float32)  # graph output typed as asked
+    assert psnr(actual.astype(np.float32), expected) >= 45.0
+
+
+class Average(torch.nn.Module):
+    def forward(self, frame0, frame1):
+        return (frame0 + frame1) * 0.5
+
+
+def test_int8_refuses_control_flow_and_models_with_nothing_to_quantize(iterate, tmp_path):
     from vfi.export.quantize import QuantizationError, to_int8
 
-    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
-    model = export_module(Iterate().eval(), frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
-    assert any(node.op_type == "Loop" for node in model.graph.node)
-    with pytest.raises(PrecisionError, match=r"does not support control flow \(Loop nodes\)"):
-        to_fp16(model)
     with pytest.raises(QuantizationError, match=r"does not support control flow \(Loop nodes\)"):
-        to_int8(model, tmp_path)  # refused before the calibration folder is read
+        to_int8(iterate[1], tmp_path)  # refused before the calibration folder is read
+    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
+    average = export_module(Average().eval(), frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
+    with pytest.raises(QuantizationError, match="nothing to quantize: the model has no Conv, MatMul, Gemm nodes"):
+        to_int8(average, tmp_path)

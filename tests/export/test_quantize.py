@@ -47,14 +47,19 @@ class SharedInput(torch.nn.Module):
 
 
 @pytest.fixture(scope="module")
-def calib(tmp_path_factory):
+def frame_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("frames")
     rng = np.random.default_rng(0)
     base = (rng.random((SIZE[0] + 8, SIZE[1] + 8, 3)) * 255).astype(np.uint8)
     for i in range(6):
         Image.fromarray(base[i % 4 : i % 4 + SIZE[0], i : i + SIZE[1]]).save(folder / f"{i:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def calib(frame_folder, tmp_path_factory):
     store = tmp_path_factory.mktemp("calib") / "pairs"
-    collect([folder], store, pairs=4)
+    collect([frame_folder], store, samples=4)
     return store
 
 
@@ -98,7 +103,7 @@ def test_int8_runs_in_onnx_runtime_with_qdq_only_around_convolutions(three_ops, 
     meta = metadata(int8)
     assert meta["vfi.precision"] == "int8"
     calibration = json.loads(meta["vfi.calibration"])
-    assert calibration["method"] == method and calibration["pairs"] == 4 and calibration["quantized_ops"] == list(QUANTIZED_OPS)
+    assert calibration["method"] == method and calibration["samples"] == 4 and calibration["quantized_ops"] == list(QUANTIZED_OPS)
 
     frames = [torch.rand(1, 3, 19, 27) for _ in range(2)]
     with torch.no_grad():
@@ -141,16 +146,28 @@ def test_violations_are_found():
     assert qdq_violations(model) == ["dq feeds Relu relu"]
 
 
-def test_models_without_frame_pair_inputs_are_refused(calib):
+def test_models_taking_more_frames_need_samples_as_long(calib, frame_folder, tmp_path):
     class Three(torch.nn.Module):
+        """DSFN-like: three consecutive frames in."""
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv2d(9, 3, 3, padding=1)
+
         def forward(self, frame0, frame1, frame2):
-            return frame0 + frame1 + frame2
+            return frame1 + self.conv(torch.cat([frame0, frame1, frame2], 1))
 
     frames = tuple(torch.rand(1, 3, *SIZE) for _ in range(3))
     names = ["frame0", "frame1", "frame2"]
-    model = export_module(Three(), frames, names, ["output"], dims(names))
-    with pytest.raises(QuantizationError, match=r"this model takes \(frame0, frame1, frame2\)"):
+    model = export_module(Three().eval(), frames, names, ["output"], dims(names))
+    with pytest.raises(QuantizationError, match=r"samples of 2 frames; this model takes 3 \(collect with `vfi calib collect --frames 3`\)"):
         to_int8(model, calib)
+    longer = collect([frame_folder], tmp_path / "runs", samples=2, frames=4)  # the first 3 frames of each feed it
+    assert qdq_violations(to_int8(model, tmp_path / "runs", "minmax")) == [] and longer["frames_per_sample"] == 4
+    renamed = export_module(Three().eval(), frames, ["a", "b", "c"], ["output"], None)
+    with pytest.raises(QuantizationError, match=r"feeds consecutive frames \(frame0, frame1, …\[, t\]\); this model takes \(a, b, c\)"):
+        to_int8(renamed, calib)
 
 
 def test_models_taking_t_are_calibrated_at_the_midpoint(calib):

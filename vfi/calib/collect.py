@@ -1,10 +1,14 @@
-"""Choosing calibration frame pairs: consecutive frames of every input, near-duplicates dropped,
-then a seeded selection spread evenly over the input within each motion stratum.
+"""Choosing calibration samples: runs of consecutive frames of every input (pairs for the
+frame-pair models, three or four for DSFN), near-duplicates dropped, then a seeded selection spread
+evenly over the input within each motion stratum.
 
-Motion is a cheap frame-difference measure: the mean absolute difference of the two frames' luma
-thumbnails, the runtime's scene-cut measure (vfi.runtime.interpolator). Strata are equal-count groups of the candidates ranked by motion, so a clip that is
-mostly static still contributes its fast moments, and within a stratum the chosen pairs are evenly
-spaced in input order (a seeded offset picks where the spacing starts).
+Motion is a cheap frame-difference measure: the mean absolute difference of consecutive frames'
+luma thumbnails (the runtime's scene-cut measure, vfi.runtime.interpolator), averaged over the
+sample. Strata are equal-count groups of the candidates ranked by motion, so a clip that is mostly
+static still contributes its fast moments, and within a stratum the chosen samples are evenly
+spaced in input order (a seeded offset picks where the spacing starts). Models that take
+low-resolution frames (DSFN upsamples 4x) are calibrated on frames area-downscaled by an integer
+factor, as the tests make DSFN's input.
 """
 
 from __future__ import annotations
@@ -17,52 +21,63 @@ from pathlib import Path
 import numpy as np
 
 import vfi
-from vfi.calib.sources import open_source
-from vfi.calib.store import new_store, write_manifest, write_pair
+from vfi.calib.sources import SourceError, open_source
+from vfi.calib.store import new_store, write_manifest, write_sample
 from vfi.runtime.interpolator import THUMBNAIL_ROWS, thumbnail
 
-DUPLICATE_LEVELS = 32  # pairs whose thumbnails quantised to this many levels are equal are duplicates
+DUPLICATE_LEVELS = 32  # samples whose thumbnails quantised to this many levels are equal are duplicates
 
 
 @dataclass(frozen=True)
 class Candidate:
     source: int  # position in the inputs
-    index: int  # frame0's index in its source; frame1 is the next frame
-    motion: float  # mean |luma(frame1) - luma(frame0)| on the thumbnails, in [0, 1]
+    index: int  # frame0's index in its source; the sample's other frames follow it
+    motion: float  # mean |luma(next) - luma(frame)| over the sample's consecutive frames, in [0, 1]
 
 
 def _duplicate_key(thumb: np.ndarray) -> bytes:
     return (thumb * (DUPLICATE_LEVELS - 1)).round().astype(np.uint8).tobytes()
 
 
-def scan(sources) -> tuple[list[Candidate], list[dict]]:
-    """Every consecutive pair of every source that is not a near-duplicate of an earlier pair,
-    and per-source counts."""
+def scan(sources, length: int) -> tuple[list[Candidate], list[dict]]:
+    """Every run of `length` consecutive frames of every source that is not a near-duplicate of
+    an earlier one, and per-source counts."""
     candidates, stats, seen = [], [], set()
     for number, source in enumerate(sources):
-        previous = previous_key = None
-        pairs = duplicates = 0
+        thumbs, keys = [], []  # of the last `length` frames
+        windows = duplicates = 0
         for index, frame in enumerate(source.frames()):
             thumb = thumbnail(frame[0])
-            key = _duplicate_key(thumb)
-            if previous is not None:
-                pairs += 1
-                pair_key = previous_key + key
-                if pair_key in seen:
-                    duplicates += 1
-                else:
-                    seen.add(pair_key)
-                    motion = float(np.abs(thumb - previous).mean())
-                    candidates.append(Candidate(number, index - 1, motion))
-            previous, previous_key = thumb, key
+            thumbs, keys = [*thumbs, thumb][-length:], [*keys, _duplicate_key(thumb)][-length:]
+            if len(thumbs) < length:
+                continue
+            windows += 1
+            window_key = b"".join(keys)
+            if window_key in seen:
+                duplicates += 1
+                continue
+            seen.add(window_key)
+            motion = float(np.mean([np.abs(b - a).mean() for a, b in zip(thumbs, thumbs[1:])]))
+            candidates.append(Candidate(number, index - length + 1, motion))
         if source.declared_frames > source.decoded_frames:
             print(
                 f"warning: {source.path}: decoded {source.decoded_frames} of the {source.declared_frames} "
                 "frames the container declares (truncated?)",
                 file=sys.stderr,
             )
-        stats.append({"frames": source.decoded_frames, "frames_declared": source.declared_frames, "pairs": pairs, "duplicates": duplicates})
+        stats.append({"frames": source.decoded_frames, "frames_declared": source.declared_frames,
+                      "windows": windows, "duplicates": duplicates})
     return candidates, stats
+
+
+def area_downscale(frame: np.ndarray, factor: int) -> np.ndarray:
+    """[1,3,H,W] averaged over factor x factor blocks (the bottom and right remainders dropped)."""
+    if factor == 1:
+        return frame
+    n, c, h, w = frame.shape
+    h, w = h // factor, w // factor
+    blocks = frame[:, :, : h * factor, : w * factor].reshape(n, c, h, factor, w, factor)
+    return blocks.mean(axis=(3, 5), dtype=np.float64).astype(np.float32)
 
 
 def select(candidates: list[Candidate], count: int, strata: int, seed: int) -> list[tuple[Candidate, int]]:
@@ -84,14 +99,18 @@ def select(candidates: list[Candidate], count: int, strata: int, seed: int) -> l
     return sorted(chosen, key=lambda item: (item[0].source, item[0].index))
 
 
-def collect(inputs: list[str | Path], output: str | Path, pairs: int = 32, strata: int = 4, seed: int = 0) -> dict:
-    """Write a calibration store of about `pairs` frame pairs from the videos and image folders
-    `inputs` to the new folder `output`; returns its manifest."""
-    if pairs < 1 or strata < 1:
-        raise ValueError("pairs and strata must be at least 1")
+def collect(
+    inputs: list[str | Path], output: str | Path, samples: int = 32, frames: int = 2, downscale: int = 1,
+    strata: int = 4, seed: int = 0,
+) -> dict:
+    """Write a calibration store of about `samples` runs of `frames` consecutive frames (area-
+    downscaled by `downscale`) from the videos and image folders `inputs` to the new folder
+    `output`; returns its manifest."""
+    if samples < 1 or strata < 1 or frames < 2 or downscale < 1:
+        raise ValueError("samples, strata and downscale must be at least 1, frames at least 2")
     sources = [open_source(path) for path in inputs]
-    candidates, stats = scan(sources)
-    chosen = select(candidates, pairs, strata, seed)
+    candidates, stats = scan(sources, frames)
+    chosen = select(candidates, samples, strata, seed)
     by_source: dict[int, dict[int, tuple[Candidate, int]]] = {}
     for candidate, stratum in chosen:
         by_source.setdefault(candidate.source, {})[candidate.index] = (candidate, stratum)
@@ -100,39 +119,48 @@ def collect(inputs: list[str | Path], output: str | Path, pairs: int = 32, strat
     with new_store(output) as folder:
         for number, source in enumerate(sources):
             wanted = by_source.get(number, {})
-            previous = None
+            recent = []  # the last `frames` frames, downscaled
             for index, frame in enumerate(source.frames() if wanted else ()):
-                if previous is not None and index - 1 in wanted:
-                    candidate, stratum = wanted[index - 1]
-                    entry = write_pair(folder, len(entries), previous, frame)
+                recent = [*recent, area_downscale(frame, downscale)][-frames:]
+                first = index - frames + 1
+                if first in wanted:
+                    candidate, stratum = wanted[first]
+                    if min(recent[0].shape[2:]) < 1:
+                        raise SourceError(
+                            f"{source.path}: {frame.shape[3]}x{frame.shape[2]} frames are smaller than the downscale "
+                            f"factor {downscale}"
+                        )
+                    entry = write_sample(folder, len(entries), recent)
                     entries.append({
                         **entry,
                         "source": number,
-                        "frames": [index - 1, index],
-                        "frame_names": [source.frame_name(index - 1), source.frame_name(index)],
+                        "frames": list(range(first, index + 1)),
+                        "frame_names": [source.frame_name(k) for k in range(first, index + 1)],
                         "motion": round(candidate.motion, 6),
                         "stratum": stratum,
                     })
-                previous = frame
         manifest = {
             "vfi": vfi.__version__,
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "preprocessing": "RGB float32 [1,3,H,W] in [0, 1] as the runtime converts input "
-            "(vfi.runtime.images.read_rgb, video_frame_rgb)",
+            "(vfi.runtime.images.read_rgb, video_frame_rgb)"
+            + (f", then averaged over {downscale}x{downscale} blocks" if downscale > 1 else ""),
+            "frames_per_sample": frames,
+            "downscale": downscale,
             "motion_measure": (
-                f"mean |luma(frame1) - luma(frame0)| on block-averaged thumbnails of about {THUMBNAIL_ROWS} rows "
-                "(vfi.runtime.interpolator.thumbnail), in [0, 1]"
+                f"mean |luma(next) - luma(frame)| over a sample's consecutive frames, on block-averaged thumbnails "
+                f"of about {THUMBNAIL_ROWS} rows (vfi.runtime.interpolator.thumbnail), in [0, 1]"
             ),
             "duplicates": (
-                f"a pair whose two thumbnails, quantised to {DUPLICATE_LEVELS} levels, equal an earlier pair's "
+                f"a sample whose thumbnails, quantised to {DUPLICATE_LEVELS} levels, equal an earlier sample's "
                 "is dropped"
             ),
             "seed": seed,
-            "pairs_requested": pairs,
+            "samples_requested": samples,
             "strata": strata,
             "counts": {
                 "frames": sum(s["frames"] for s in stats),
-                "pairs": sum(s["pairs"] for s in stats),
+                "windows": sum(s["windows"] for s in stats),
                 "duplicates": sum(s["duplicates"] for s in stats),
                 "candidates": len(candidates),
                 "selected": len(entries),
@@ -147,7 +175,7 @@ def collect(inputs: list[str | Path], output: str | Path, pairs: int = 32, strat
                 }
                 for number, (source, stat) in enumerate(zip(sources, stats))
             ],
-            "pairs": entries,
+            "samples": entries,
         }
         write_manifest(folder, manifest)
     return manifest

@@ -1,6 +1,8 @@
-"""The calibration store: a folder of frame pairs (`pair_NNNN.npz`, arrays `frame0` and `frame1`,
-float32 [1,3,H,W] in [0, 1] exactly as the runtime feeds models) and `manifest.json` describing
-where each pair came from. A store is written to a temporary folder renamed only when complete."""
+"""The calibration store: a folder of samples of consecutive frames (`sample_NNNN.npz`, arrays
+`frame0`, `frame1`, …, float32 [1,3,H,W] in [0, 1] exactly as the runtime feeds models: two per
+sample for the frame-pair models, three or four, downscaled, for DSFN) and `manifest.json`
+describing where each sample came from. A store is written to a temporary folder renamed only when
+complete."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from vfi.errors import VfiError
 from vfi.fileio import temporary_sibling_folder
 from vfi.models.weights import sha256_of
 
-FORMAT = "vfi-calib/1"
+FORMAT = "vfi-calib/2"  # 1: frame pairs only (pair_NNNN.npz, "pairs")
 MANIFEST = "manifest.json"
 
 
@@ -26,8 +28,12 @@ class CalibStoreError(VfiError):
     """A calibration folder that is missing, incomplete or corrupt."""
 
 
-def pair_file_name(index: int) -> str:
-    return f"pair_{index:04d}.npz"
+def sample_file_name(index: int) -> str:
+    return f"sample_{index:04d}.npz"
+
+
+def frame_names(count: int) -> list[str]:
+    return [f"frame{k}" for k in range(count)]
 
 
 @contextlib.contextmanager
@@ -48,11 +54,11 @@ def new_store(folder: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_pair(folder: Path, index: int, frame0: np.ndarray, frame1: np.ndarray) -> dict:
-    """Write one pair; returns its manifest entry fields (file, sha256, shape)."""
-    name = pair_file_name(index)
-    np.savez_compressed(folder / name, frame0=frame0, frame1=frame1)
-    return {"file": name, "sha256": sha256_of(folder / name), "shape": list(frame0.shape)}
+def write_sample(folder: Path, index: int, frames: list[np.ndarray]) -> dict:
+    """Write one sample; returns its manifest entry fields (file, sha256, shape)."""
+    name = sample_file_name(index)
+    np.savez_compressed(folder / name, **dict(zip(frame_names(len(frames)), frames)))
+    return {"file": name, "sha256": sha256_of(folder / name), "shape": list(frames[0].shape)}
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
@@ -69,14 +75,17 @@ def read_manifest(folder: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CalibStoreError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CalibStoreError(f"{path}: not a {FORMAT} manifest")
-    if not manifest.get("pairs"):
-        raise CalibStoreError(f"{path}: lists no frame pairs")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise CalibStoreError(
+            f"{path}: not a {FORMAT} manifest" + (f" ({found}: collect the folder again)" if found else "")
+        )
+    if not manifest.get("samples"):
+        raise CalibStoreError(f"{path}: lists no samples")
     return manifest
 
 
-def load_pair(folder: str | Path, entry: dict) -> dict[str, np.ndarray]:
-    """The pair a manifest `entry` lists, as {"frame0": …, "frame1": …}, checked against the
+def load_sample(folder: str | Path, entry: dict) -> dict[str, np.ndarray]:
+    """The sample a manifest `entry` lists, as {"frame0": …, "frame1": …, …}, checked against the
     SHA-256 and shape the manifest records."""
     path = Path(folder) / entry["file"]
     if not path.is_file():
@@ -85,15 +94,15 @@ def load_pair(folder: str | Path, entry: dict) -> dict[str, np.ndarray]:
         raise CalibStoreError(f"{path}: SHA-256 differs from the manifest; the file changed or is corrupt")
     try:
         with np.load(path) as arrays:
-            pair = {name: arrays[name] for name in ("frame0", "frame1")}
+            sample = {name: arrays[name] for name in frame_names(len(entry["frames"]))}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise CalibStoreError(f"{path}: not a readable frame pair ({exc})") from exc
-    for name, array in pair.items():
+        raise CalibStoreError(f"{path}: not a readable sample of {len(entry['frames'])} frames ({exc})") from exc
+    for name, array in sample.items():
         if array.dtype != np.float32 or list(array.shape) != entry["shape"]:
             raise CalibStoreError(
                 f"{path}: {name} is {array.dtype} {list(array.shape)}, the manifest says float32 {entry['shape']}"
             )
-    return pair
+    return sample
 
 
 def store_digest(folder: str | Path) -> str:

@@ -62,9 +62,8 @@ def strip_exporter_metadata(model: onnx.ModelProto) -> onnx.ModelProto:
     def strip(graph: onnx.GraphProto):
         for node in graph.node:
             del node.metadata_props[:]
-            for attr in node.attribute:
-                for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs:
-                    strip(sub)
+            for sub in subgraphs(node):
+                strip(sub)
         for value in list(graph.input) + list(graph.output) + list(graph.value_info):
             del value.metadata_props[:]
 
@@ -78,8 +77,37 @@ CONTROL_FLOW_OPS = ("Loop", "If", "Scan")  # e.g. the classic model's TV-L1 iter
 def control_flow(model: onnx.ModelProto) -> list[str]:
     """The control-flow op types of the main graph. The fp16 converter and ONNX Runtime's quantizer
     both rewrite the bodies of such nodes without every outer tensor the bodies read, which leaves
-    an invalid model, so both variants refuse them."""
+    an invalid model unless the caller takes care of those tensors (see vfi.export.precision)."""
     return sorted({node.op_type for node in model.graph.node if node.op_type in CONTROL_FLOW_OPS})
+
+
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graphs held in the node's attributes (a Loop's body, an If's branches)."""
+    return [graph for attr in node.attribute
+            for graph in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs)]
+
+
+def _defined_in(graph: onnx.GraphProto) -> set[str]:
+    return ({value.name for value in graph.input} | {init.name for init in graph.initializer}
+            | {name for node in graph.node for name in node.output})
+
+
+def outer_reads(graph: onnx.GraphProto) -> set[str]:
+    """The names a subgraph (with its nested subgraphs) reads from enclosing scopes."""
+    reads = {name for node in graph.node for name in node.input if name}
+    reads |= {name for node in graph.node for sub in subgraphs(node) for name in outer_reads(sub)}
+    return reads - _defined_in(graph)
+
+
+def rename_outer_reads(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
+    """Make a subgraph read renames[name] where it reads `name` from an enclosing scope."""
+    local = _defined_in(graph)
+    renames = {old: new for old, new in renames.items() if old not in local}
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            node.input[i] = renames.get(name, name)
+        for sub in subgraphs(node):
+            rename_outer_reads(sub, renames)
 
 
 def metadata(model: onnx.ModelProto) -> dict[str, str]:

@@ -8,8 +8,11 @@ does not descend into model-local functions, and each body casts its inputs to f
 result back with CastLike, so it runs on float16 I/O unchanged (tests pin both facts).
 
 What stays float32: nodes of the op types in FP32_OPS and in the converter's default block list
-(CONVERTER_BLOCKED), with Casts around them. Every such region is listed in the model's metadata (`vfi.fp32_regions`,
-JSON) with its reason.
+(CONVERTER_BLOCKED), with Casts around them, and control-flow nodes (classic's TV-L1 iterations are
+a Loop) with their bodies: the converter does not convert a blocked node's body, and the outer
+tensors a body reads that the conversion made float16 are handed to it as float32 copies (the
+original initializer, or a Cast of a computed tensor). Every such region is listed in the model's
+metadata (`vfi.fp32_regions`, JSON) with its reason.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import onnx
 from onnx import TensorProto
 
 from vfi.errors import VfiError
-from vfi.export.graph import control_flow, custom_nodes, update_metadata
+from vfi.export.graph import CONTROL_FLOW_OPS, custom_nodes, outer_reads, rename_outer_reads, subgraphs, update_metadata
 from vfi.export.onnx import check_model
 
 # op type -> why its nodes keep float32 I/O.
@@ -45,6 +48,11 @@ CONVERTER_BLOCKED = {
     ),
 }
 CONVERTER_DEFAULT = "onnxconverter-common's default block list"
+CONTROL_FLOW = (
+    "control flow: onnxconverter-common converts a body without the outer tensors it reads, so the node and "
+    "its body run in float32 on float32 copies of them; iterative solvers (classic's TV-L1) also accumulate "
+    "float16 rounding over their iterations"
+)
 IO_DTYPES = ("fp32", "fp16")
 
 
@@ -60,13 +68,12 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
 
     if io_dtype not in IO_DTYPES:
         raise ValueError(f"io_dtype must be one of {IO_DTYPES}, got {io_dtype!r}")
-    if control_flow(model):
-        raise PrecisionError(
-            f"fp16 conversion does not support control flow ({', '.join(control_flow(model))} nodes): the converter "
-            "retypes the loop bodies but not every outer tensor they read, which leaves an invalid model"
-        )
-    reasons = {**{op: CONVERTER_BLOCKED.get(op, CONVERTER_DEFAULT) for op in DEFAULT_OP_BLOCK_LIST}, **FP32_OPS}
-    types = _value_types(model)
+    reasons = {
+        **{op: CONVERTER_BLOCKED.get(op, CONVERTER_DEFAULT) for op in DEFAULT_OP_BLOCK_LIST},
+        **FP32_OPS,
+        **{op: CONTROL_FLOW for op in CONTROL_FLOW_OPS},
+    }
+    types = value_types(model)
     kept = [  # blocked nodes that compute on floats (an integer Range keeps nothing in fp32)
         node for node in model.graph.node
         if node.op_type in reasons and any(types.get(name) == TensorProto.FLOAT for name in [*node.input, *node.output])
@@ -92,6 +99,9 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
             for attr in node.attribute:
                 if attr.name == "to":
                     attr.i = TensorProto.FLOAT16
+    _feed_bodies_float32(converted, model)
+    if io_dtype == "fp32":
+        _restore_float_outputs(converted)
     regions = [
         {"op_type": op_type, "nodes": [n.name for n in kept if n.op_type == op_type], "reason": reasons[op_type]}
         for op_type in sorted({n.op_type for n in kept})
@@ -107,20 +117,65 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
     return converted
 
 
+def _feed_bodies_float32(converted: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """Point the bodies of the converted model's control-flow nodes at float32 copies of the outer
+    tensors they read that the conversion made float16: the original float32 initializer (exact),
+    or a Cast inserted before the first node whose body reads a computed tensor."""
+    types = value_types(converted)
+    originals = {init.name: init for init in original.graph.initializer}
+    graph = converted.graph
+    copies: dict[str, str] = {}
+    nodes = []
+    for node in graph.node:
+        bodies = subgraphs(node)
+        for name in sorted({name for body in bodies for name in outer_reads(body)} - set(copies)):
+            if types.get(name) != TensorProto.FLOAT16:
+                continue
+            copies[name] = f"{name}_fp32_for_body"
+            if name in originals:
+                exact = graph.initializer.add()
+                exact.CopyFrom(originals[name])
+                exact.name = copies[name]
+            else:
+                nodes.append(onnx.helper.make_node("Cast", [name], [copies[name]], f"{name}_cast_for_body", to=TensorProto.FLOAT))
+        for body in bodies:
+            rename_outer_reads(body, copies)
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def _restore_float_outputs(converted: onnx.ModelProto) -> None:
+    """Graph outputs float32 again where a blocked node produces one: the converter casts a blocked
+    node's outputs to float16 after keeping the graph's I/O float32. Its Cast then casts to float32
+    (a no-op on the blocked node's float32 result)."""
+    producers = {name: node for node in converted.graph.node for name in node.output}
+    for output in converted.graph.output:
+        if output.type.tensor_type.elem_type != TensorProto.FLOAT16:
+            continue
+        cast = producers.get(output.name)
+        if cast is None or cast.op_type != "Cast":
+            raise PrecisionError(f"graph output {output.name} became float16 and is not produced by a Cast")
+        for attr in cast.attribute:
+            if attr.name == "to":
+                attr.i = TensorProto.FLOAT
+        output.type.tensor_type.elem_type = TensorProto.FLOAT
+
+
 def _cast_target(node: onnx.NodeProto) -> int | None:
     return next((attr.i for attr in node.attribute if attr.name == "to"), None)
 
 
 def custom_node_types(model: onnx.ModelProto) -> dict[str, frozenset[str]]:
     """Node name -> the float types ("fp32", "fp16") of every `vfi::` node's inputs and output."""
-    types = _value_types(model)
+    types = value_types(model)
     return {
         node.name: frozenset(_FLOAT_TYPES.get(types.get(name), "unknown") for name in [*node.input, *node.output] if name)
         for node in custom_nodes(model.graph)
     }
 
 
-def _value_types(model: onnx.ModelProto) -> dict[str, int]:
+def value_types(model: onnx.ModelProto) -> dict[str, int]:
     """Element type of every tensor of the main graph, by shape inference."""
     inferred = onnx.shape_inference.infer_shapes(model)
     graph = inferred.graph

@@ -1,4 +1,4 @@
-"""INT8 variants: explicit Q/DQ from calibration on real frame pairs, with
+"""INT8 variants: explicit Q/DQ from calibration on real frames, with
 onnxruntime.quantization (quantize_static, QDQ format).
 
 Placement follows what TensorRT fuses into INT8 kernels: the inputs of Conv, MatMul and Gemm
@@ -8,8 +8,9 @@ quantized and never read a dequantized tensor: where a quantized node's input al
 node, that node is wired back to the original float tensor (ONNX Runtime's quantizer would
 otherwise hand every consumer the dequantized copy). Function bodies are left as they are.
 
-Calibration feeds each pair of a `vfi calib collect` folder as frame0/frame1 (and t = 0.5 to
-models that take t). ONNX Runtime's recommended pre-processing (symbolic shape inference and graph
+Calibration feeds each sample of a `vfi calib collect` folder as frame0, frame1, … (and t = 0.5
+to models that take t): pairs for the frame-pair models, runs of three or four downscaled frames
+for DSFN. ONNX Runtime's recommended pre-processing (symbolic shape inference and graph
 optimisation) is not run: the optimiser would rewrite the `vfi::` nodes and their bodies.
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from vfi.calib.store import load_pair, read_manifest, store_digest
+from vfi.calib.store import frame_names, load_sample, read_manifest, store_digest
 from vfi.errors import VfiError
 from vfi.export.graph import control_flow, custom_nodes, update_metadata
 from vfi.export.onnx import check_model, save_model
@@ -33,7 +34,6 @@ from vfi.export.onnx import check_model, save_model
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
 CALIB_METHODS = ("entropy", "percentile", "minmax")
 MIDPOINT = 0.5  # the t fed to arbitrary-t models during calibration
-PAIR_INPUTS = ("frame0", "frame1")
 
 
 class QuantizationError(VfiError):
@@ -41,17 +41,25 @@ class QuantizationError(VfiError):
 
 
 def _reader(model: onnx.ModelProto, calib: Path, entries: list[dict]):
-    """ONNX Runtime's calibration reader over the store's pairs; `set_range` lets the quantizer
-    calibrate one pair at a time (see to_int8)."""
+    """ONNX Runtime's calibration reader over the store's samples: a model with k frame inputs
+    (frame0 … frame{k-1}, and t for arbitrary-t models) takes the first k frames of each sample.
+    `set_range` lets the quantizer calibrate one sample at a time (see to_int8)."""
     from onnxruntime.quantization import CalibrationDataReader
 
     inputs = [i.name for i in model.graph.input]
-    if inputs not in (list(PAIR_INPUTS), [*PAIR_INPUTS, "t"]):
+    frames = [name for name in inputs if name != "t"]
+    if len(frames) < 2 or frames != frame_names(len(frames)) or inputs[len(frames):] not in ([], ["t"]):
         raise QuantizationError(
-            f"INT8 calibration feeds frame pairs (frame0, frame1[, t]); this model takes ({', '.join(inputs)})"
+            f"INT8 calibration feeds consecutive frames (frame0, frame1, …[, t]); this model takes ({', '.join(inputs)})"
+        )
+    short = min(len(entry["frames"]) for entry in entries)
+    if short < len(frames):
+        raise QuantizationError(
+            f"{calib}: samples of {short} frames; this model takes {len(frames)} "
+            f"(collect with `vfi calib collect --frames {len(frames)}`)"
         )
 
-    class PairReader(CalibrationDataReader):
+    class SampleReader(CalibrationDataReader):
         def __init__(self):
             self.set_range(0, len(entries))
 
@@ -65,21 +73,27 @@ def _reader(model: onnx.ModelProto, calib: Path, entries: list[dict]):
             entry = next(self.pending, None)
             if entry is None:
                 return None
-            feeds = load_pair(calib, entry)
+            sample = load_sample(calib, entry)
+            feeds = {name: sample[name] for name in frames}
             if "t" in inputs:
                 feeds["t"] = np.full((1,), MIDPOINT, np.float32)
             return feeds
 
-    return PairReader()
+    return SampleReader()
 
 
 def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") -> onnx.ModelProto:
-    """The INT8 (Q/DQ) variant of the float32 `model` (not modified), calibrated on the pairs in
+    """The INT8 (Q/DQ) variant of the float32 `model` (not modified), calibrated on the samples in
     the folder `calib`."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     if method not in CALIB_METHODS:
         raise ValueError(f"method must be one of {CALIB_METHODS}, got {method!r}")
+    if not any(node.op_type in QUANTIZED_OPS for node in model.graph.node):
+        raise QuantizationError(
+            f"INT8 has nothing to quantize: the model has no {', '.join(QUANTIZED_OPS)} nodes, so its INT8 variant "
+            "would be the fp32 model (classic: use its fp32 or fp16 file)"
+        )
     if control_flow(model):
         raise QuantizationError(
             f"INT8 quantization does not support control flow ({', '.join(control_flow(model))} nodes): ONNX "
@@ -87,7 +101,7 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") 
         )
     calib = Path(calib)
     manifest = read_manifest(calib)
-    reader = _reader(model, calib, manifest["pairs"])
+    reader = _reader(model, calib, manifest["samples"])
     with tempfile.TemporaryDirectory(prefix="vfi-int8-") as tmp, _quiet_quantizer():
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         save_model(model, source)  # quantize_static rewrites an in-memory model's initializers
@@ -112,8 +126,8 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") 
                 "QuantizeBias": False,  # TensorRT takes float biases
                 "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS),
                 "DedicatedQDQPair": True,  # one Q/DQ pair per quantized consumer, as TensorRT fuses them
-                # Calibrate pair by pair, whatever the method: the histogram calibrators otherwise keep
-                # every pair's intermediate tensors in memory at once (gigabytes per full-size frame).
+                # Calibrate sample by sample, whatever the method: the histogram calibrators otherwise keep
+                # every sample's intermediate tensors in memory at once (gigabytes per full-size frame).
                 "CalibStridedMinMax": 1,
             },
         )
@@ -124,7 +138,7 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") 
         "vfi.io_dtype": "fp32",
         "vfi.calibration": json.dumps({
             "method": method,
-            "pairs": len(manifest["pairs"]),
+            "samples": len(manifest["samples"]),
             "manifest_sha256": store_digest(calib),
             "quantized_ops": list(QUANTIZED_OPS),
         }),

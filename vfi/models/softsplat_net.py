@@ -359,6 +359,16 @@ def joint_statistics(one: torch.Tensor, two: torch.Tensor) -> tuple[torch.Tensor
     return mean, variance.sqrt()
 
 
+# INT8 variant vs fp32 PyTorch, seeded random weights, 1 calibration pair (min-max), all 12
+# Middlebury pairs at t = 0.25, 0.5, 0.75, 2026-11-21 (VFI_PARITY_ALL_PAIRS=1): 52.3-59.3 dB,
+# lowest on MiniCooper, at most 10 LSB (Urban2); fp16 74.4-82.6 dB. The lowest of the registered
+# models: its 145 quantized convolutions (flow network, softmetric, encoder, GridNet) feed one
+# another, and the splatting importance exp(-Z) of the predicted metric magnifies its errors. The
+# threshold sits ~4 dB under the lowest value (spread over the 36 cases 7 dB); it is below what
+# quantizing the output itself costs (~53 dB), so for this model the Q/DQ placement is checked by
+# qdq_violations in the tests, not by this number.
+INT8_PSNR_THRESHOLD_DB = 48.0
+
 CARDS = (
     ModelCard(
         name="softsplat_net",
@@ -371,5 +381,6 @@ CARDS = (
         checkpoint_manifest="softsplat",
         checkpoint_layout=PLAIN,
         published_middlebury_psnr=38.42,
+        int8_psnr_threshold_db=INT8_PSNR_THRESHOLD_DB,
     ),
 )
