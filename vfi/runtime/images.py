@@ -72,4 +72,5 @@ def video_frame_rgb(frame, bits: int) -> np.ndarray:
     rgb = frame.to_ndarray(
         format="rgb48le" if deep else "rgb24", src_color_range=frame.color_range, interpolation=swscale_flags()
     )
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(65535.0 if deep else 255.0)
+    out = np.empty((3, *rgb.shape[:2]), np.float32)
+    return np.divide(rgb.transpose(2, 0, 1), np.float32(65535.0 if deep else 255.0), out=out, dtype=np.float32)

@@ -57,7 +57,8 @@ def nearest_dyadic(t: Fraction, depth: int) -> Fraction:
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
     """A small luma image of a float RGB frame [3, H, W], for scene-cut detection."""
-    luma = np.tensordot(_LUMA, frame, axes=1)
+    # A weighted sum, not a BLAS product: OpenBLAS's threads spin beside the pipeline's own.
+    luma = frame[0] * _LUMA[0] + frame[1] * _LUMA[1] + frame[2] * _LUMA[2]
     height, width = luma.shape
     step = max(1, min(height, width) // THUMBNAIL_ROWS)
     rows, cols = height // step, width // step
