@@ -30,15 +30,15 @@ SEQUENCES = (
     "Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea",
     "MiniCooper", "RubberWhale", "Urban2", "Urban3", "Venus", "Walking",
 )
-# fp32: every model on all 12 pairs. Measured for this module on an idle 2-core machine
-# (2026-11-21, `--durations`): 22.4 min in all, fp16/INT8 on Venus included; per pair cdfi_net
+# fp32 and fp16: every model on all 12 pairs; INT8 on Venus alone by default
+# (VFI_PARITY_ALL_PAIRS=1: every pair). Measured for this module on an idle 2-core machine
+# (2026-11-21, `--durations`), with fp16/INT8 on Venus only: 22.4 min in all; per pair cdfi_net
 # 25-57 s, softsplat_net 14-74 s (three t), the others 1-21 s, plus one export per model, 6-33 s.
-# The fp16 and INT8 files are compared on Venus alone by default (VFI_PARITY_ALL_PAIRS=1: every
-# pair). Their conversion, INT8 calibration and runs cost 1.3-1.8x the fp32 work per model (measured
-# under load, 2026-11-21, `-s` prints every time); cdfi_net's add 55 s on an idle machine (INT8
-# calibration 26 s, peak memory of the test process 10.5 GB), softsplat_net's INT8 ~20 s
-# (calibration 9 s; 12.0 GB peak for its Venus case).
-VARIANT_PAIRS = ("Venus",)
+# The variants' conversion, INT8 calibration and runs cost 1.3-1.8x the fp32 work per model
+# (measured under load, 2026-11-21, `-s` prints every time); cdfi_net's add 55 s on an idle
+# machine (INT8 calibration 26 s, peak memory of the test process 10.5 GB), softsplat_net's INT8
+# ~20 s (calibration 9 s; 12.0 GB peak for its Venus case).
+INT8_PAIRS = ("Venus",)
 ALL_PAIRS = os.environ.get("VFI_PARITY_ALL_PAIRS") == "1"
 # One calibration pair, min-max: calibration is the largest cost of the INT8 check. Measured on
 # compressed_adacof_net (2026-11-21, under load): 16 s for 1 pair, 23 s for 2, 43 s for 4 (min-max;
@@ -56,10 +56,9 @@ PAIR_MODELS = [name for name in MODELS if name not in CLIP_MODELS]
 
 
 def precisions_on(name: str, sequence: str) -> tuple[str, ...]:
-    variants = SEQUENCES if ALL_PAIRS else VARIANT_PAIRS
-    if sequence not in variants:
-        return ("fp32",)
-    return ("fp32", "fp16") if name in NO_INT8 else ("fp32", "fp16", "int8")
+    if name in NO_INT8 or not (ALL_PAIRS or sequence in INT8_PAIRS):
+        return ("fp32", "fp16")
+    return ("fp32", "fp16", "int8")
 
 
 @pytest.fixture(scope="module")

@@ -52,10 +52,11 @@ def run(args) -> int:
 
     manifest = collect(args.inputs, args.output, args.samples, args.frames, args.downscale, args.strata, args.seed)
     counts = manifest["counts"]
+    selected = counts["selected"]
     print(
-        f"wrote {args.output}: {counts['selected']} samples of {args.frames} frames from {len(manifest['sources'])} "
-        f"source(s) ({counts['frames']} frames, {counts['windows']} runs of {args.frames}, {counts['duplicates']} "
-        "duplicates dropped)"
+        f"wrote {args.output}: {selected} sample{'s' * (selected != 1)} of {args.frames} frames from "
+        f"{len(manifest['sources'])} source(s) ({counts['frames']} frames, {counts['windows']} runs of {args.frames}, "
+        f"{counts['duplicates']} duplicates dropped)"
     )
     for source in manifest["sources"]:
         print(f"  {source['path']}: {source['selected']} of {source['windows']}")
