@@ -96,9 +96,7 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
         )
     for node in converted.graph.node:
         if node.name in casts_to_float:
-            for attr in node.attribute:
-                if attr.name == "to":
-                    attr.i = TensorProto.FLOAT16
+            _set_cast_target(node, TensorProto.FLOAT16)
     _feed_bodies_float32(converted, model)
     if io_dtype == "fp32":
         _restore_float_outputs(converted)
@@ -121,6 +119,8 @@ def _feed_bodies_float32(converted: onnx.ModelProto, original: onnx.ModelProto) 
     """Point the bodies of the converted model's control-flow nodes at float32 copies of the outer
     tensors they read that the conversion made float16: the original float32 initializer (exact),
     or a Cast inserted before the first node whose body reads a computed tensor."""
+    if not any(subgraphs(node) for node in converted.graph.node):
+        return
     types = value_types(converted)
     originals = {init.name: init for init in original.graph.initializer}
     graph = converted.graph
@@ -156,14 +156,18 @@ def _restore_float_outputs(converted: onnx.ModelProto) -> None:
         cast = producers.get(output.name)
         if cast is None or cast.op_type != "Cast":
             raise PrecisionError(f"graph output {output.name} became float16 and is not produced by a Cast")
-        for attr in cast.attribute:
-            if attr.name == "to":
-                attr.i = TensorProto.FLOAT
+        _set_cast_target(cast, TensorProto.FLOAT)
         output.type.tensor_type.elem_type = TensorProto.FLOAT
 
 
 def _cast_target(node: onnx.NodeProto) -> int | None:
     return next((attr.i for attr in node.attribute if attr.name == "to"), None)
+
+
+def _set_cast_target(node: onnx.NodeProto, to: int) -> None:
+    for attr in node.attribute:
+        if attr.name == "to":
+            attr.i = to
 
 
 def custom_node_types(model: onnx.ModelProto) -> dict[str, frozenset[str]]:
