@@ -21,8 +21,21 @@ from torch import nn
 from vfi.models.card import WRAPPED, ModelCard
 from vfi.plugins.adacof import adacof
 
-MEAN_RGB = (0.4631, 0.4352, 0.3990)
-PAD_MULTIPLE = 32
+# Preprocessing facts, from AdaCoF-pytorch@6009ee99 (models/adacofnet.py AdaCoFNet.forward,
+# utility.py moduleNormalize, interpolate_twoframe.py / TestModule.py) and CDFI@537291c7
+# (models/compressed_adacof.py AdaCoFNet.forward, utility.py, mytest.py), checked against that code
+# by tests/upstream/test_adacof_upstream.py:
+# * input: `transforms.ToTensor()(Image.open(png))`, i.e. RGB in channel order R, G, B (no BGR
+#   swap), float32 in [0, 1] (uint8 / 255); the scripts do nothing else before `model(f0, f1)`.
+# * padding, inside forward: when H % 32 != 0, F.pad(..., mode='reflect') of 32 − H % 32 rows at the
+#   bottom, then likewise columns at the right; the output is sliced back to [:H, :W].
+# * normalisation: moduleNormalize subtracts the per-channel mean below from R, G, B; no division
+#   by a std; only the kernel estimator (get_kernel) sees it.
+# * warps: the padded, un-normalised frames through ReplicationPad2d of P = int((F − 1)·D / 2) on all
+#   four sides, then FunctionAdaCoF (cupy_module/adacof.py; trunc offsets, clamped corners).
+# * output: Occlusion · AdaCoF(frame0) + (1 − Occlusion) · AdaCoF(frame2), not clamped.
+MEAN_RGB = (0.4631, 0.4352, 0.3990)  # utility.py moduleNormalize: R − 0.4631, G − 0.4352, B − 0.3990
+PAD_MULTIPLE = 32  # adacofnet.py / compressed_adacof.py forward: `if h0 % 32 != 0: pad_h = 32 - (h0 % 32)`
 # Reflect padding needs the pad to be smaller than the size it mirrors. Below 32 the pad is
 # 32 − h, so h must exceed 16 (h = 16 would need a pad of 16); from 32 on it is always below h.
 MIN_SIZE = 17
@@ -160,6 +173,7 @@ class AdaCoFNet(nn.Module):
         return occlusion * warped0 + (1 - occlusion) * warped1
 
     def replicate_pad(self, x: torch.Tensor) -> torch.Tensor:
+        # Upstream's self.modulePad = ReplicationPad2d([kernel_pad] * 4), kernel_pad = int((F − 1)·D / 2).
         return F.pad(x, (self.border,) * 4, mode="replicate")
 
     def warp(self, padded: torch.Tensor, heads: dict[str, torch.Tensor], side: int) -> torch.Tensor:
@@ -169,6 +183,8 @@ class AdaCoFNet(nn.Module):
 
 def pad_to_multiple(frame: torch.Tensor) -> torch.Tensor:
     """Reflect-pad bottom and right to a multiple of 32 (nothing where already a multiple)."""
+    # Upstream pads rows, then columns, in two F.pad(mode='reflect') calls; reflection is separable,
+    # so one 2-D pad gives the same corner.
     height, width = frame.shape[2:]
     pad_h = (PAD_MULTIPLE - height % PAD_MULTIPLE) % PAD_MULTIPLE
     pad_w = (PAD_MULTIPLE - width % PAD_MULTIPLE) % PAD_MULTIPLE

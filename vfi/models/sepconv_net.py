@@ -128,6 +128,10 @@ def frame_padding(height, width, config: SepConvConfig = SEPCONV):
     """(left, right, top, bottom) replicate padding before the network, as upstream `estimate()`.
 
     Branch-free in the sizes, so it works on symbolic ones when exporting."""
+    # sepconv-slomo/run.py estimate(): `--padding improved` (its default) pads nothing left/top;
+    # `--padding paper` pads 25 (floor(51 / 2)) on all four sides first. Either way the padded
+    # width and height are then rounded up to the next multiple of 128, the extra going right and
+    # bottom, with mode='replicate' on both frames; the output is cropped back (a negative pad).
     border = config.kernel_size // 2 if config.padding == "paper" else 0
     m = config.pad_multiple
     right = border + (m - (width + 2 * border) % m) % m
@@ -210,6 +214,9 @@ class SepConvNet(nn.Module):
 
     def _channels(self, frame: torch.Tensor) -> torch.Tensor:
         """RGB ↔ the network's channel order (the swap is its own inverse)."""
+        # sepconv-slomo/run.py __main__: frames are PIL RGB reversed to BGR ([:, :, ::-1]), scaled
+        # by 1/255 to [0, 1], no mean or std; the output is reversed back before saving. Network()
+        # sees BGR, so the official l1/lf weights need "bgr" here.
         return frame.flip(1) if self.config.channel_order == "bgr" else frame
 
     def interpolate_padded(self, one: torch.Tensor, two: torch.Tensor) -> torch.Tensor:
@@ -225,6 +232,8 @@ class SepConvNet(nn.Module):
         deconv3 = self.netUpsample3(self.netDeconv3(deconv4 + conv4))
         deconv2 = self.netUpsample2(self.netDeconv2(deconv3 + conv3))
         combine = deconv2 + conv2
+        # sepconv-slomo/run.py Network.forward(): each (already padded) frame is replicate-padded
+        # by floor(51 / 2) = 25 on every side for its sepconv; the two results are summed plainly.
         border = (self.config.kernel_size // 2,) * 4
         dot1 = sepconv(F.pad(one, border, mode="replicate"), self.netVertical1(combine), self.netHorizontal1(combine))
         dot2 = sepconv(F.pad(two, border, mode="replicate"), self.netVertical2(combine), self.netHorizontal2(combine))

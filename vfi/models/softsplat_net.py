@@ -295,7 +295,8 @@ class Synthesis(nn.Module):
         with flows [one → two; two → one]."""
         encoded = self.netEncode(frames)
         # Frame one is warped by t·F_fwd with Z1 = 2t·metric, frame two by (1−t)·F_bwd with
-        # Z2 = 2(1−t)·metric.
+        # Z2 = 2(1−t)·metric (run.py Synthesis.forward: the metrics are computed from the unscaled
+        # flows, then the flows are scaled; any float t, nothing special at 0.5).
         time = torch.cat([t, 1.0 - t])
         metric = self.netSoftmetric(encoded[0], swap_halves(encoded[0]), flows) * 2.0 * time
         rows = self.netWarp(encoded, metric, flows * time)
@@ -329,6 +330,16 @@ class SoftSplatNet(nn.Module):
         self.netSynthesis = Synthesis()
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # Preprocessing as sniklaus/softmax-splatting run.py (checked against it with the same
+        # weights in tests/upstream/test_softsplat_upstream.py):
+        # * channel order and range: __main__ reverses PIL's RGB to BGR and scales by 1/255, so the
+        #   network sees BGR in [0, 1]; the output is BGR, reversed back to RGB (flip(1) here).
+        # * padding: estimate() replicate-pads right and bottom to even sizes,
+        #   (2 - W % 2) % 2 and (2 - H % 2) % 2, and crops each output to [:H, :W].
+        # * normalisation: Network.forward, per batch element, the joint mean and population std
+        #   of both padded frames, (x - mean) / (std + 1e-7), undone on the output; no clamp.
+        # * time: Network.forward estimates the flows once and runs Synthesis.forward once per t
+        #   of its list (video mode: [0.25, 0.5, 0.75]); Synthesis scales them (see there).
         height, width = frame0.shape[2:]
         pad = (0, (2 - width % 2) % 2, 0, (2 - height % 2) % 2)
         one = F.pad(frame0.flip(1), pad, mode="replicate")
