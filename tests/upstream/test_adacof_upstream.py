@@ -17,7 +17,6 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -28,6 +27,8 @@ from upstream_helpers import (
     cuda_calls_stay_on_cpu,
     middlebury_pair,
     official_manifest,
+    official_sampler,
+    to_tensor_as_torchvision,
     seeded_state,
     upstream_commit,
     upstream_modules,
@@ -41,51 +42,6 @@ CASES = {
     "compressed_adacof_net": ("CDFI", "compressed_adacof", 5, 1),
     "compressed_adacof_net_f11d2": ("CDFI", "compressed_adacof", 11, 2),
 }
-
-
-def official_sampler(input, weight, offset_i, offset_j, dilation):
-    """`FunctionAdaCoF.forward` of `cupy_module/adacof.py` (identical in both repositories) in
-    plain PyTorch, float32 as the kernel. For output pixel (i, j), channel c and tap (k, l):
-    A = (int) alpha (a C cast: toward zero, so alpha - A is negative for negative alpha), the four
-    corners (i + k·D + A [+1], j + l·D + B [+1]) are each clamped to the input on their own, and
-    the tap adds w · (bilinear blend with the signed fractions) to a float accumulator."""
-    n, channels, in_h, in_w = input.shape
-    size = int(math.sqrt(weight.size(1)))
-    out_h, out_w = weight.shape[2:]
-    # The official forward's own checks.
-    assert in_h - ((size - 1) * dilation + 1) == out_h - 1
-    assert in_w - ((size - 1) * dilation + 1) == out_w - 1
-    assert input.is_contiguous() and weight.is_contiguous()
-    assert offset_i.is_contiguous() and offset_j.is_contiguous()
-
-    rows = torch.arange(out_h).view(1, 1, out_h, 1)
-    cols = torch.arange(out_w).view(1, 1, 1, out_w)
-    flat = input.reshape(n, channels, in_h * in_w)
-    output = input.new_zeros(n, channels, out_h, out_w)
-
-    def pixel(r, c):
-        index = (r * in_w + c).reshape(n, 1, out_h * out_w).expand(n, channels, out_h * out_w)
-        return flat.gather(2, index).view(n, channels, out_h, out_w)
-
-    for k in range(size):
-        for l in range(size):
-            m = k * size + l
-            w = weight[:, m : m + 1]
-            alpha, beta = offset_i[:, m : m + 1], offset_j[:, m : m + 1]
-            whole_a, whole_b = alpha.trunc(), beta.trunc()
-            a, b = alpha - whole_a, beta - whole_b
-            r0 = rows + k * dilation + whole_a.long()
-            c0 = cols + l * dilation + whole_b.long()
-            r1, c1 = r0 + 1, c0 + 1
-            r0, r1 = r0.clamp(0, in_h - 1), r1.clamp(0, in_h - 1)
-            c0, c1 = c0.clamp(0, in_w - 1), c1.clamp(0, in_w - 1)
-            output += w * (
-                pixel(r0, c0) * (1 - a) * (1 - b)
-                + pixel(r1, c0) * a * (1 - b)
-                + pixel(r0, c1) * (1 - a) * b
-                + pixel(r1, c1) * a * b
-            )
-    return output
 
 
 def test_official_sampler_takes_trunc_and_clamps_each_corner():
@@ -124,17 +80,9 @@ class ReplacedAdaCoF:
 
 
 def official_input(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """What the official scripts feed: `transforms.ToTensor()(Image.open(path)).unsqueeze(0)`,
-    i.e. the PNG's own channels (RGB for Middlebury) as float32 / 255, HWC -> CHW."""
-    from PIL import Image
-
-    frames = []
-    for name in ("frame10.png", "frame11.png"):
-        with Image.open(data_dir / "middlebury" / sequence / name) as image:
-            assert image.mode == "RGB", f"{sequence}/{name}: ToTensor would not give RGB from mode {image.mode}"
-            pixels = np.array(image, dtype=np.uint8)
-        frames.append(torch.from_numpy(pixels).permute(2, 0, 1).float().div(255).unsqueeze(0))
-    return frames[0], frames[1]
+    """What the official scripts feed: `transforms.ToTensor()(Image.open(path)).unsqueeze(0)`."""
+    folder = data_dir / "middlebury" / sequence
+    return to_tensor_as_torchvision(folder / "frame10.png"), to_tensor_as_torchvision(folder / "frame11.png")
 
 
 def upstream_model(name: str, repo: Path, checkpoint: Path, replaced: ReplacedAdaCoF) -> torch.nn.Module:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -143,6 +144,17 @@ def middlebury_pair(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.
     return read_rgb(folder / "frame10.png"), read_rgb(folder / "frame11.png")
 
 
+def to_tensor_as_torchvision(path: Path) -> torch.Tensor:
+    """transforms.ToTensor()(Image.open(path)).unsqueeze(0) for an 8-bit RGB image, without
+    torchvision: HWC uint8 → CHW float / 255."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.mode == "RGB", f"{path}: {image.mode}; ToTensor would not give 3 channels"
+        pixels = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+
+
 def assert_same_frame(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> float:
     """Both [1,3,H,W] RGB outputs on [0, 1]: PSNR >= MIN_PSNR_DB after clamping and at most
     MAX_LSB after rounding to 8 bits. Returns the PSNR (printed by the caller for the record)."""
@@ -155,3 +167,48 @@ def assert_same_frame(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> fl
     print(f"{what}: {value:.2f} dB, max {lsb} LSB")
     assert value >= MIN_PSNR_DB and lsb <= MAX_LSB, f"{what}: {value:.2f} dB, max {lsb} LSB against upstream"
     return value
+
+
+def official_sampler(input, weight, offset_i, offset_j, dilation):
+    """`FunctionAdaCoF.forward` of `cupy_module/adacof.py` (identical in both repositories) in
+    plain PyTorch, float32 as the kernel. For output pixel (i, j), channel c and tap (k, l):
+    A = (int) alpha (a C cast: toward zero, so alpha - A is negative for negative alpha), the four
+    corners (i + k·D + A [+1], j + l·D + B [+1]) are each clamped to the input on their own, and
+    the tap adds w · (bilinear blend with the signed fractions) to a float accumulator."""
+    n, channels, in_h, in_w = input.shape
+    size = int(math.sqrt(weight.size(1)))
+    out_h, out_w = weight.shape[2:]
+    # The official forward's own checks.
+    assert in_h - ((size - 1) * dilation + 1) == out_h - 1
+    assert in_w - ((size - 1) * dilation + 1) == out_w - 1
+    assert input.is_contiguous() and weight.is_contiguous()
+    assert offset_i.is_contiguous() and offset_j.is_contiguous()
+
+    rows = torch.arange(out_h).view(1, 1, out_h, 1)
+    cols = torch.arange(out_w).view(1, 1, 1, out_w)
+    flat = input.reshape(n, channels, in_h * in_w)
+    output = input.new_zeros(n, channels, out_h, out_w)
+
+    def pixel(r, c):
+        index = (r * in_w + c).reshape(n, 1, out_h * out_w).expand(n, channels, out_h * out_w)
+        return flat.gather(2, index).view(n, channels, out_h, out_w)
+
+    for k in range(size):
+        for l in range(size):
+            m = k * size + l
+            w = weight[:, m : m + 1]
+            alpha, beta = offset_i[:, m : m + 1], offset_j[:, m : m + 1]
+            whole_a, whole_b = alpha.trunc(), beta.trunc()
+            a, b = alpha - whole_a, beta - whole_b
+            r0 = rows + k * dilation + whole_a.long()
+            c0 = cols + l * dilation + whole_b.long()
+            r1, c1 = r0 + 1, c0 + 1
+            r0, r1 = r0.clamp(0, in_h - 1), r1.clamp(0, in_h - 1)
+            c0, c1 = c0.clamp(0, in_w - 1), c1.clamp(0, in_w - 1)
+            output += w * (
+                pixel(r0, c0) * (1 - a) * (1 - b)
+                + pixel(r1, c0) * a * (1 - b)
+                + pixel(r0, c1) * (1 - a) * b
+                + pixel(r1, c1) * a * b
+            )
+    return output

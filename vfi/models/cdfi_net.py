@@ -2,8 +2,19 @@
 D = 2) plus a feature pyramid warped with both AdaCoF kernel sets, a GridNet synthesis network and
 a path-selection mask that blends the two results (reference/UPSTREAM.md §8.3, Appendix E).
 
-Preprocessing is AdaCoF's (`adacof_net.py`): RGB, reflect-pad to ×32, mean subtracted for the
-kernel estimator only, replicate-pad by P = 10 for the frame warps, crop back.
+Preprocessing is AdaCoF's (`adacof_net.py`: `AdaCoFNet.forward`, shared), as tding1/CDFI at
+537291c7 does it (checked against that code by tests/upstream/test_cdfi_upstream.py):
+- Channel order and range: RGB, float in [0, 1], [N,3,H,W] — interpolate_twoframe.py feeds
+  `transforms.ToTensor()(Image.open(...)).unsqueeze(0)`, i.e. 8-bit RGB / 255, nothing else.
+- Padding: models/cdfi_adacof.py `CDFI_adacof.forward` reflect-pads bottom and right to a
+  multiple of 32 (`F.pad(..., mode="reflect")`, height then width, only where not already a
+  multiple); the output is cropped back to [0:h0, 0:w0].
+- Normalisation: the kernel estimator alone sees `moduleNormalize(frame)` (utility.py): each
+  frame minus the RGB mean (0.4631, 0.4352, 0.3990), no division by a std, frames concatenated
+  frame0-first (`PrunedKernelEstimation.forward`: `torch.cat([rfield0, rfield2], 1)`).
+- The frame warps see the raw padded frames replicate-padded by P = (F − 1)·D/2 = 10
+  (`modulePad`); the pyramid levels are resized to that P-padded size and not padded (below).
+- The output is not clamped inside the model (the script's `save_image` clamps when writing).
 """
 
 from __future__ import annotations
@@ -136,8 +147,12 @@ class CDFINet(AdaCoFNet):
         self.context_synthesis = GridNet(2 * (3 + sum(PYRAMID_WIDTHS)), 3)
 
     def synthesise(self, frame0, frame1, heads, pyramid) -> torch.Tensor:
+        # models/cdfi_adacof.py CDFI_adacof.forward: `modulePad` (ReplicationPad2d, P = 10) on the
+        # raw (not mean-subtracted) frames for tensorAdaCoF1/2 ...
         padded0, padded1 = self.replicate_pad(frame0), self.replicate_pad(frame1)
-        # Each level resized (align_corners=False) straight to the P-padded size: no replicate pad.
+        # ... and each featConvN resized by F.interpolate(bilinear, align_corners=False) straight to
+        # that P-padded size (`w, h = self.modulePad(frame0).shape[2:]`, i.e. height, width): no
+        # replicate pad. The frame and the features of one side share Weight/Alpha/Beta 1 or 2.
         features = torch.cat(
             [F.interpolate(level, size=padded0.shape[2:], mode="bilinear", align_corners=False) for level in pyramid], 1
         )
@@ -149,6 +164,7 @@ class CDFINet(AdaCoFNet):
         parts = (3, *PYRAMID_WIDTHS)
         context = torch.cat([x for pair in zip(left.split(parts, 1), right.split(parts, 1)) for x in pair], 1)
         occlusion, blend = heads["Occlusion"], heads["Blend"]
+        # Upstream: frame1_warp = Occ·A1 + (1 − Occ)·A2; frame1 = Blend·GridNet + (1 − Blend)·warp.
         warped = occlusion * left[:, :3] + (1 - occlusion) * right[:, :3]
         return blend * self.context_synthesis(context) + (1 - blend) * warped
 
