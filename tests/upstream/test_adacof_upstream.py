@@ -28,7 +28,7 @@ from upstream_helpers import (
     middlebury_pair,
     official_manifest,
     official_sampler,
-    to_tensor_as_torchvision,
+    to_tensor_pair,
     seeded_state,
     upstream_commit,
     upstream_modules,
@@ -79,17 +79,11 @@ class ReplacedAdaCoF:
         return official_sampler(input, weight, offset_i, offset_j, dilation)
 
 
-def official_input(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """What the official scripts feed: `transforms.ToTensor()(Image.open(path)).unsqueeze(0)`."""
-    folder = data_dir / "middlebury" / sequence
-    return to_tensor_as_torchvision(folder / "frame10.png"), to_tensor_as_torchvision(folder / "frame11.png")
-
-
 def upstream_model(name: str, repo: Path, checkpoint: Path, replaced: ReplacedAdaCoF) -> torch.nn.Module:
     _, model_name, size, dilation = CASES[name]
     args = argparse.Namespace(gpu_id=0, model=model_name, kernel_size=size, dilation=dilation)
     # Both scripts: checkpoint = torch.load(path); then load checkpoint['state_dict'] strictly.
-    state = torch.load(checkpoint, map_location=torch.device("cpu"))["state_dict"]
+    state = torch.load(checkpoint, map_location=torch.device("cpu"), weights_only=True)["state_dict"]
     with upstream_modules(repo, "models", "cupy_module.adacof") as (models, adacof), cuda_calls_stay_on_cpu():
         adacof.FunctionAdaCoF = replaced
         if repo.name == "AdaCoF-pytorch":
@@ -149,7 +143,7 @@ def compare(name: str, sequence: str, data_dir: Path, checkpoint: Path) -> tuple
     theirs_model = upstream_model(name, repo, checkpoint, replaced)
     ours_model = vfi.models.load(name, weights=checkpoint)
 
-    frame0, frame1 = official_input(data_dir, sequence)
+    frame0, frame1 = to_tensor_pair(data_dir, sequence)
     ours0, ours1 = middlebury_pair(data_dir, sequence)
     torch.testing.assert_close(ours0, frame0, rtol=0, atol=0)  # vfi reads what ToTensor gives
     torch.testing.assert_close(ours1, frame1, rtol=0, atol=0)

@@ -31,7 +31,7 @@ from upstream_helpers import (
     middlebury_pair,
     official_manifest,
     official_sampler,
-    to_tensor_as_torchvision,
+    to_tensor_pair,
     seeded_state,
     upstream_commit,
     upstream_modules,
@@ -87,7 +87,7 @@ def build_upstream(repo: Path, weights: Path) -> torch.nn.Module:
 
         args = argparse.Namespace(gpu_id=0, checkpoint=str(weights), kernel_size=11, dilation=2)
         model = CDFI_adacof(args)
-        checkpoint = torch.load(args.checkpoint)
+        checkpoint = torch.load(args.checkpoint, weights_only=True)
         model.load_state_dict(checkpoint["state_dict"])
         # The one CuPy entry point: replace it, and nothing else.
         assert model.moduleAdaCoF == adacof.FunctionAdaCoF.apply
@@ -119,7 +119,7 @@ def our_model(weights):
 
 
 def test_seeded_weights_are_what_both_sides_hold(upstream_model, our_model, weights):
-    state = torch.load(weights)["state_dict"]
+    state = torch.load(weights, weights_only=True)["state_dict"]
     theirs, ours = upstream_model.state_dict(), our_model.state_dict()
     assert set(theirs) == set(ours) == set(state)
     for key, value in state.items():
@@ -127,8 +127,7 @@ def test_seeded_weights_are_what_both_sides_hold(upstream_model, our_model, weig
 
 
 def compare(sequence: str, repo: Path, data_dir: Path, upstream_model, our_model, what: str) -> None:
-    folder = data_dir / "middlebury" / sequence
-    frame0, frame1 = (to_tensor_as_torchvision(folder / name) for name in ("frame10.png", "frame11.png"))
+    frame0, frame1 = to_tensor_pair(data_dir, sequence)
     ours0, ours1 = middlebury_pair(data_dir, sequence)
     assert torch.equal(ours0, frame0) and torch.equal(ours1, frame1), "ToTensor and read_rgb disagree"
 

@@ -20,7 +20,6 @@ Run: OMP_NUM_THREADS=1 VFI_UPSTREAM_DIR=/work/upstream python3 -m pytest \
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
@@ -132,31 +131,25 @@ def read_like_upstream_main(path) -> torch.Tensor:
 def upstream_estimate(repo, padding: str, weights_path, one_path, two_path, monkeypatch) -> torch.Tensor:
     """sepconv-slomo's estimate() on the two files, as `run.py --padding PADDING` would compute it;
     returned as RGB [1,3,H,W]."""
-    raw = torch.load(weights_path)
+    raw = torch.load(weights_path, weights_only=True)
     requested = []
 
     def hub(url, file_name=None, **kwargs):
         requested.append((url, file_name))
         return dict(raw)
 
-    grad_enabled, cudnn_enabled = torch.is_grad_enabled(), torch.backends.cudnn.enabled
-    monkeypatch.setattr(sys, "argv", ["run.py"])  # run.py parses sys.argv with getopt at import
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", hub)
-    try:
-        with upstream_modules(repo, "sepconv", "run") as (sepconv, run):
-            monkeypatch.setattr(sepconv, "sepconv_func", ReferenceSepconv)
-            run.args_strModel = "l1"  # `--model l1` (default lf): the checkpoint for evaluation; same architecture
-            run.args_strPadding = padding  # `--padding improved|paper`
-            run.netNetwork = None
-            before = ReferenceSepconv.calls
-            with cuda_calls_stay_on_cpu():
-                output = run.estimate(read_like_upstream_main(one_path), read_like_upstream_main(two_path))
-            assert ReferenceSepconv.calls - before == 2, "upstream's forward should run two sepconvs"
-            network_state = run.netNetwork.state_dict()
-            run.netNetwork = None
-    finally:  # run.py switches autograd off for the whole process at import
-        torch.set_grad_enabled(grad_enabled)
-        torch.backends.cudnn.enabled = cudnn_enabled
+    with upstream_modules(repo, "sepconv", "run") as (sepconv, run):
+        monkeypatch.setattr(sepconv, "sepconv_func", ReferenceSepconv)
+        run.args_strModel = "l1"  # `--model l1` (default lf): the checkpoint for evaluation; same architecture
+        run.args_strPadding = padding  # `--padding improved|paper`
+        run.netNetwork = None
+        before = ReferenceSepconv.calls
+        with cuda_calls_stay_on_cpu():
+            output = run.estimate(read_like_upstream_main(one_path), read_like_upstream_main(two_path))
+        assert ReferenceSepconv.calls - before == 2, "upstream's forward should run two sepconvs"
+        network_state = run.netNetwork.state_dict()
+        run.netNetwork = None
     assert requested == [(CHECKPOINT_URL, "sepconv-l1")]
     for key, value in raw.items():  # upstream's own loader saw our file
         assert torch.equal(network_state[key.replace("module", "net")], value), key
@@ -193,15 +186,10 @@ def test_revisiting_sepconv_is_a_different_network(monkeypatch):
     """revisiting-sepconv's Network does not have the SepConv state_dict: its weights load into
     no vfi model, so there is nothing of ours to compare it with."""
     repo = upstream_repo("revisiting-sepconv")
-    grad_enabled = torch.is_grad_enabled()
-    monkeypatch.setattr(sys, "argv", ["run.py"])
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *args, **kwargs: {})  # no download
-    try:
-        with upstream_modules(repo, "sepconv", "run") as (_, run):
-            monkeypatch.setattr(run.Network, "load_state_dict", lambda self, *args, **kwargs: None)
-            keys = set(run.Network().state_dict())
-    finally:
-        torch.set_grad_enabled(grad_enabled)
+    with upstream_modules(repo, "sepconv", "run") as (_, run):
+        monkeypatch.setattr(run.Network, "load_state_dict", lambda self, *args, **kwargs: None)
+        keys = set(run.Network().state_dict())
     ours = set(official_manifest("sepconv_net")["state_dict"])
     print(f"revisiting-sepconv@{upstream_commit(repo)[:8]}: {len(keys)} tensors, {len(keys & ours)} shared with sepconv.json")
     assert not keys & ours

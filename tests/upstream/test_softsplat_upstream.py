@@ -16,16 +16,15 @@ the check is independent):
   `kernel_Correlation_updateOutput`): the second features zero-padded by 4; channel
   k = (dy+4)·9 + (dx+4) holds sum_c one[c,y,x]·two[c,y+dy,x+dx] divided by the channel count.
 
-Everything else is upstream's: module-level code runs with `sys.argv` set to the bare script name
-(its getopt would reject pytest's options), `torch.hub.load_state_dict_from_url` returns the seeded
-file's content (so upstream's own `replace('module', 'net')` and strict load run), `.cuda()` stays
-on the CPU, and the grad mode run.py switches off at import is restored afterwards.
+Everything else is upstream's: module-level code runs inside `upstream_modules` (which hides
+pytest's arguments from its getopt and restores the grad mode it switches off),
+`torch.hub.load_state_dict_from_url` returns the seeded file's content (so upstream's own
+`replace('module', 'net')` and strict load run), and `.cuda()` stays on the CPU.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 
 import pytest
 import torch
@@ -54,6 +53,8 @@ pytestmark = [
 NAME = "softsplat_net"
 REPO = "softmax-splatting"
 TIMES = (0.25, 0.5, 0.75)
+
+
 # --- the CuPy kernels, in plain PyTorch ------------------------------------------------------------
 
 
@@ -139,25 +140,20 @@ def test_plain_kernels_behave_like_the_cuda_ones():
 def upstream_run(repo, monkeypatch, official_file):
     """run.py imported as upstream runs it (from its folder), its kernels replaced and its weight
     download answered with `official_file`'s content; yields the `run` module."""
-    grad = torch.is_grad_enabled()
-    monkeypatch.setattr(sys, "argv", ["run.py"])
     # run.py falls back to sys.path.insert(0, './correlation'), relative to the working directory.
     monkeypatch.chdir(repo)
-    download = lambda url, file_name=None, **kwargs: torch.load(official_file)  # noqa: E731
+    download = lambda url, file_name=None, **kwargs: torch.load(official_file, weights_only=True)  # noqa: E731
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", download)
-    try:
-        # Not "correlation" by name: from the repository root that is the folder (a namespace
-        # package); run.py's own fallback import finds correlation/correlation.py.
-        with upstream_modules(repo, "softsplat", "run") as (softsplat, run):
-            correlation = run.correlation
-            assert run.softsplat is softsplat
-            assert correlation.__file__.endswith("correlation/correlation.py"), correlation
-            monkeypatch.setattr(softsplat, "softsplat_func", PlainSoftsplatFunc)
-            monkeypatch.setattr(correlation, "_FunctionCorrelation", PlainCorrelationFunc)
-            with cuda_calls_stay_on_cpu():
-                yield run
-    finally:
-        torch.set_grad_enabled(grad)
+    # Not "correlation" by name: from the repository root that is the folder (a namespace
+    # package); run.py's own fallback import finds correlation/correlation.py.
+    with upstream_modules(repo, "softsplat", "run") as (softsplat, run):
+        correlation = run.correlation
+        assert run.softsplat is softsplat
+        assert correlation.__file__.endswith("correlation/correlation.py"), correlation
+        monkeypatch.setattr(softsplat, "softsplat_func", PlainSoftsplatFunc)
+        monkeypatch.setattr(correlation, "_FunctionCorrelation", PlainCorrelationFunc)
+        with cuda_calls_stay_on_cpu():
+            yield run
 
 
 # Seeded weights (1/sqrt(fan-in)) give flows under a pixel, so splatting never leaves a pixel's

@@ -97,15 +97,22 @@ def cupy_stub() -> types.ModuleType:
 def upstream_modules(repo: Path, *names: str) -> Iterator[list[types.ModuleType]]:
     """Import modules `names` from `repo`'s own source with `cupy` stubbed. Everything imported
     while inside is dropped from sys.modules on exit, so upstream's generic module names
-    (`models`, `utility`, `cupy_module`) of one repository never shadow another's."""
-    saved_path = list(sys.path)
+    (`models`, `utility`, `cupy_module`) of one repository never shadow another's. sniklaus's
+    `run.py` files parse sys.argv with getopt and switch autograd and cuDNN settings for the whole
+    process at import: inside, sys.argv holds the bare script name, and both settings are restored
+    on exit."""
+    saved_path, saved_argv = list(sys.path), list(sys.argv)
     saved_modules = dict(sys.modules)
+    saved_grad, saved_cudnn = torch.is_grad_enabled(), torch.backends.cudnn.enabled
     sys.path.insert(0, str(repo))
+    sys.argv[:] = ["run.py"]
     sys.modules["cupy"] = cupy_stub()
     try:
         yield [importlib.import_module(name) for name in names]
     finally:
-        sys.path[:] = saved_path
+        sys.path[:], sys.argv[:] = saved_path, saved_argv
+        torch.set_grad_enabled(saved_grad)
+        torch.backends.cudnn.enabled = saved_cudnn
         for name in set(sys.modules) - set(saved_modules):
             del sys.modules[name]
         sys.modules.update(saved_modules)
@@ -144,15 +151,20 @@ def middlebury_pair(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.
     return read_rgb(folder / "frame10.png"), read_rgb(folder / "frame11.png")
 
 
-def to_tensor_as_torchvision(path: Path) -> torch.Tensor:
-    """transforms.ToTensor()(Image.open(path)).unsqueeze(0) for an 8-bit RGB image, without
+def to_tensor_pair(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """frame10 and frame11 as the AdaCoF and CDFI scripts feed them,
+    `transforms.ToTensor()(Image.open(path)).unsqueeze(0)` of 8-bit RGB images, without
     torchvision: HWC uint8 → CHW float / 255."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        assert image.mode == "RGB", f"{path}: {image.mode}; ToTensor would not give 3 channels"
-        pixels = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    frames = []
+    for name in ("frame10.png", "frame11.png"):
+        path = data_dir / "middlebury" / sequence / name
+        with Image.open(path) as image:
+            assert image.mode == "RGB", f"{path}: {image.mode}; ToTensor would not give 3 channels"
+            pixels = np.asarray(image, dtype=np.uint8)
+        frames.append(torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div(255).unsqueeze(0))
+    return frames[0], frames[1]
 
 
 def assert_same_frame(ours: torch.Tensor, theirs: torch.Tensor, what: str) -> float:
