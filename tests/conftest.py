@@ -22,7 +22,7 @@ def _gpu_missing() -> str | None:
 
 def _trt_missing() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
-        return "needs TensorRT: the `tensorrt` Python package is not installed (pip install 'vfi[trt]')"
+        return "needs TensorRT: the `tensorrt` Python package is not installed (pip install 'vfi[trt-cu12]' or 'vfi[trt-cu13]', the CUDA major of the driver)"
     return None
 
 

@@ -15,7 +15,15 @@ import pytest
 import torch
 
 from test_onnx_export import ThreeOps
-from vfi.export.engine import EngineBuildError, cache_key, derive_profile, input_shapes, is_up_to_date, parse_size
+from vfi.export.engine import (
+    EngineBuildError,
+    cache_key,
+    default_timing_cache,
+    derive_profile,
+    input_shapes,
+    is_up_to_date,
+    parse_size,
+)
 from vfi.export.engine_sidecar import write_sidecar
 from vfi.export.graph import custom_nodes, for_plugins, node_attrs, without_custom_ops
 from vfi.export.onnx import export_module, ort_session, save_model
@@ -147,13 +155,60 @@ def test_build_prepares_the_graph_writes_the_sidecar_and_skips_up_to_date_engine
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_timing_cache_is_one_file_per_tensorrt_version_and_gpu_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("VFI_CACHE_DIR", str(tmp_path))
+    h200 = {"tensorrt_version": "10.13.0.35", "gpu_name": "NVIDIA H200", "compute_capability": "9.0", "plugin_sha256": None}
+    assert default_timing_cache(h200) == tmp_path / "tensorrt" / "timing-trt10.13.0.35-nvidia-h200-sm9.0.cache"
+    odd = {**h200, "gpu_name": " NVIDIA GeForce RTX 4090 / (Laptop)\\x ", "compute_capability": "8.9"}
+    assert default_timing_cache(odd).name == "timing-trt10.13.0.35-nvidia-geforce-rtx-4090-laptop-x-sm8.9.cache"
+    others = [{**h200, "tensorrt_version": "11.0.0"}, {**h200, "gpu_name": "NVIDIA L4"}, {**h200, "compute_capability": "8.9"}]
+    assert len({default_timing_cache(e) for e in [h200, *others]}) == 4
+    assert default_timing_cache({**h200, "plugin_sha256": "ab" * 32}) == default_timing_cache(h200)
+
+
+def test_builds_in_one_process_load_the_plugin_library_once(three_ops, tmp_path, monkeypatch):
+    """TensorRT's load_library returns None for a library it loaded already: build_engine goes
+    through the runtime's once-per-process helper (polygraphy, TensorRT and CUDA stood in for)."""
+    from types import ModuleType, SimpleNamespace
+
+    from vfi.export.engine import build_engine
+    from vfi.runtime.backends import trt as trt_backend
+
+    class Loader:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self):
+            return b"plan"
+
+    polygraphy_trt = ModuleType("polygraphy.backend.trt")
+    polygraphy_trt.CreateConfig = polygraphy_trt.EngineBytesFromNetwork = polygraphy_trt.NetworkFromOnnxBytes = Loader
+    polygraphy_trt.Profile = lambda: SimpleNamespace(add=lambda *args, **kwargs: None)
+    exception = ModuleType("polygraphy.exception")
+    exception.PolygraphyException = RuntimeError
+    for name, module in [("polygraphy", ModuleType("polygraphy")), ("polygraphy.backend", ModuleType("polygraphy.backend")),
+                         ("polygraphy.backend.trt", polygraphy_trt), ("polygraphy.exception", exception)]:
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(trt_backend, "_LOADED_PLUGIN_LIBRARIES", {})
+    monkeypatch.setattr(trt_backend, "_import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
+    monkeypatch.setattr(trt_backend, "tensorrt_cuda_major", lambda: 12)
+    loaded = []
+    registry = SimpleNamespace(load_library=lambda path: None if path in loaded else loaded.append(path) or f"handle of {path}")
+    trt = SimpleNamespace(get_plugin_registry=lambda: registry)
+    library = tmp_path / "libvfi_trt_plugins.so"
+    library.write_bytes(b"plugins")
+    for _ in range(2):
+        assert build_engine(trt, three_ops, {}, library, tmp_path / "timing.cache") == b"plan"
+    assert loaded == [str(library.resolve())]
+
+
 @pytest.mark.skipif(not TRT_MISSING, reason="checks the message when TensorRT is missing; TensorRT is installed here")
 def test_build_without_tensorrt_is_one_clear_line(tmp_path):
     result = run_vfi("build", str(tmp_path / "model.onnx"), "-o", str(tmp_path / "model.engine"))
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("vfi build: error: TensorRT is not available here (No module named 'tensorrt')")
-    assert "pip install 'vfi[trt]'" in line
+    assert "pip install 'vfi[trt-cu12]' or 'vfi[trt-cu13]'" in line
     assert list(tmp_path.iterdir()) == []
 
 

@@ -190,5 +190,195 @@ def test_engine_needing_plugins_without_them(engine, monkeypatch):
 def test_trt_backend_without_tensorrt_is_one_clear_line(engine):
     backend = open_backend(engine=engine)
     assert backend.min_size == 64
-    with pytest.raises(BackendError, match=r"the trt backend needs tensorrt, .*pip install 'vfi\[trt\]'"):
+    with pytest.raises(BackendError, match=r"the trt backend needs tensorrt, .*pip install 'vfi\[trt-cu12\]' or 'vfi\[trt-cu13\]'"):
         backend.activate()
+
+
+# -- TensorRT pieces with TensorRT and CUDA stood in for ------------------------------------------
+
+
+class FakeCudart:
+    """The few cuda-python runtime calls the trt backend makes: (error, *values), 0 for success.
+    Host allocations are real memory (the backend writes them through ctypes)."""
+
+    class cudaMemcpyKind:
+        cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost = 1, 2
+
+    def __init__(self, driver_version=12040):
+        self.driver_version, self.blocks = driver_version, []
+
+    def cudaDriverGetVersion(self):
+        return 0, self.driver_version
+
+    def cudaMallocHost(self, nbytes):
+        import ctypes
+
+        self.blocks.append(ctypes.create_string_buffer(nbytes))
+        return 0, ctypes.addressof(self.blocks[-1])
+
+    def cudaMalloc(self, nbytes):
+        return 0, 0x10000 * (len(self.blocks) + 1)
+
+    def cudaStreamCreate(self):
+        return 0, 7
+
+    def cudaMemcpyAsync(self, *args):
+        return (0,)
+
+
+class FakeRegistry:
+    """TensorRT's plugin registry as it behaves: a second load_library of a library returns None."""
+
+    def __init__(self):
+        self.calls = []
+
+    def load_library(self, path):
+        self.calls.append(path)
+        return None if self.calls.count(path) > 1 else f"handle of {path}"
+
+
+@pytest.fixture
+def fake_trt(monkeypatch):
+    from types import SimpleNamespace
+
+    from vfi.runtime.backends import trt
+
+    monkeypatch.setattr(trt, "_LOADED_PLUGIN_LIBRARIES", {})  # a fresh process
+    monkeypatch.setattr(trt, "tensorrt_cuda_major", lambda: 12)
+    registry = FakeRegistry()
+    return SimpleNamespace(get_plugin_registry=lambda: registry, registry=registry)
+
+
+def plugin_file(folder, content: bytes, cuda_version: str | None = None):
+    """A stand-in plugin library; with `cuda_version`, the build-info.json vfi writes beside one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    library = folder / "libvfi_trt_plugins.so"
+    library.write_bytes(content)
+    if cuda_version:
+        info = {"libraries": {"trt": str(library)}, "toolchain": {"cuda_version": cuda_version}}
+        (folder / "build-info.json").write_text(json.dumps(info))
+    return library
+
+
+def test_plugin_library_is_loaded_once_per_process(fake_trt, tmp_path):
+    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+
+    cuda = _Cuda(FakeCudart())
+    first, second = plugin_file(tmp_path / "a", b"plugins a", "12.8.93"), plugin_file(tmp_path / "b", b"plugins b")
+    handle = load_plugin_library(fake_trt, first, cuda)
+    assert load_plugin_library(fake_trt, first, cuda) == handle == f"handle of {first.resolve()}"
+    assert load_plugin_library(fake_trt, tmp_path / "a" / ".." / "a" / first.name, cuda) == handle  # the same file
+    assert load_plugin_library(fake_trt, second, cuda) == f"handle of {second.resolve()}"
+    assert load_plugin_library(fake_trt, second, cuda) == f"handle of {second.resolve()}"
+    assert fake_trt.registry.calls == [str(first.resolve()), str(second.resolve())]
+
+
+def test_a_copy_of_a_loaded_library_shares_its_handle(fake_trt, tmp_path):
+    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+
+    cuda = _Cuda(FakeCudart())
+    handle = load_plugin_library(fake_trt, plugin_file(tmp_path / "a", b"plugins"), cuda)
+    assert load_plugin_library(fake_trt, plugin_file(tmp_path / "copy", b"plugins"), cuda) == handle
+    assert len(fake_trt.registry.calls) == 1
+
+
+def test_a_rebuilt_library_at_a_loaded_path_is_refused(fake_trt, tmp_path):
+    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+
+    cuda = _Cuda(FakeCudart())
+    library = plugin_file(tmp_path, b"first build")
+    load_plugin_library(fake_trt, library, cuda)
+    library.write_bytes(b"second build")
+    with pytest.raises(BackendError, match="this process already loaded another version of this plugin library"):
+        load_plugin_library(fake_trt, library, cuda)
+    assert len(fake_trt.registry.calls) == 1
+
+
+def test_a_library_tensorrt_refuses_is_one_clear_error(fake_trt, tmp_path, monkeypatch):
+    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+
+    monkeypatch.setattr(fake_trt.registry, "load_library", lambda path: None)
+    with pytest.raises(BackendError, match="TensorRT could not load this plugin library"):
+        load_plugin_library(fake_trt, plugin_file(tmp_path, b"plugins"), _Cuda(FakeCudart()))
+
+
+def test_a_library_of_another_cuda_major_is_refused_before_loading(fake_trt, tmp_path):
+    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+
+    library = plugin_file(tmp_path, b"plugins", cuda_version="13.0.88")  # TensorRT (fake_trt) is for CUDA 12
+    with pytest.raises(BackendError, match=r"compiled by nvcc of CUDA 13.0.88; the installed TensorRT is built for CUDA 12"):
+        load_plugin_library(fake_trt, library, _Cuda(FakeCudart(driver_version=13000)))
+    assert fake_trt.registry.calls == []
+
+
+def test_cuda_major_mismatch_names_the_versions_and_the_fix():
+    from vfi.runtime.backends.trt import cuda_major_mismatch
+
+    assert cuda_major_mismatch("lib.so", "12.8.93", 12, 12040) is None  # an older driver minor is fine
+    assert cuda_major_mismatch("lib.so", "12.4.1", 12, 13000) is None  # a newer driver runs older CUDA
+    assert cuda_major_mismatch("lib.so", None, None, None) is None  # nothing known, nothing compared
+    rebuild = "rebuild the library with the nvcc of CUDA {} (point CUDACXX at it, run `vfi plugins build`, then `vfi build` again)"
+    # nvcc 13 (found first) with tensorrt-cu12 under a CUDA 13 driver: either side can move.
+    assert cuda_major_mismatch("lib.so", "13.0.88", 12, 13000) == (
+        "CUDA versions that do not fit together: lib.so was compiled by nvcc of CUDA 13.0.88; the installed TensorRT is "
+        "built for CUDA 12 (tensorrt-cu12); this driver supports CUDA 13.0. Fix: " + rebuild.format(12)
+        + ", or install TensorRT for CUDA 13 (pip install 'vfi[trt-cu13]')"
+    )
+    # The same under a CUDA 12 driver: the static CUDA 13 runtime would fail ("insufficient driver").
+    assert cuda_major_mismatch("lib.so", "13.0.88", 12, 12040).endswith("Fix: " + rebuild.format(12))
+    # Everything CUDA 13 under a CUDA 12 driver.
+    message = cuda_major_mismatch("lib.so", "13.0.88", 13, 12040)
+    assert "this driver supports CUDA 12.4" in message
+    assert message.endswith(
+        f"Fix: {rebuild.format(12)} and install TensorRT for CUDA 12 (pip install 'vfi[trt-cu12]'), or update the driver to one for CUDA 13"
+    )
+    assert cuda_major_mismatch("lib.so", "12.8.1", 13, 12080).endswith("Fix: install TensorRT for CUDA 12 (pip install 'vfi[trt-cu12]')")
+    assert cuda_major_mismatch("lib.so", "13.0.1", None, 12080).endswith(f"Fix: {rebuild.format(12)}, or update the driver to one for CUDA 13")
+    assert cuda_major_mismatch("lib.so", "11.8.89", 12, 12040).endswith("or install TensorRT for CUDA 11")  # no vfi extra for 11
+
+
+def test_tensorrt_cuda_major_comes_from_the_wheel_names(monkeypatch):
+    from vfi.runtime.backends import trt
+
+    def installed(**providers):
+        monkeypatch.setattr(trt.importlib.metadata, "packages_distributions", lambda: providers)
+
+    installed(tensorrt=["tensorrt_cu13"], tensorrt_bindings=["tensorrt_cu13_bindings"], tensorrt_libs=["tensorrt-cu13-libs"])
+    assert trt.tensorrt_cuda_major() == 13
+    installed(tensorrt=["tensorrt-cu12"], numpy=["numpy"])
+    assert trt.tensorrt_cuda_major() == 12
+    installed(tensorrt=["tensorrt"])  # a wheel from a tar file: no CUDA in its name
+    assert trt.tensorrt_cuda_major() is None
+    installed(tensorrt=["tensorrt_cu12"], tensorrt_libs=["tensorrt_cu13_libs"])  # mixed: cannot tell
+    assert trt.tensorrt_cuda_major() is None
+
+
+class FakeContext:
+    def __init__(self, refused: str):
+        self.refused = refused
+
+    def set_input_shape(self, name, shape):
+        return True
+
+    def set_tensor_address(self, name, address):
+        return name != self.refused
+
+    def get_tensor_shape(self, name):
+        return (1, 3, 4, 5)
+
+    def execute_async_v3(self, stream):
+        return True
+
+
+@pytest.mark.parametrize("refused", ["frame1", "output"])
+def test_a_refused_tensor_address_names_the_tensor(refused):
+    from types import SimpleNamespace
+
+    from vfi.runtime.backends.trt import _Cuda, _Slot
+
+    engine = SimpleNamespace(create_execution_context=lambda: FakeContext(refused))
+    names = ["frame0", "frame1", "output"]
+    slot = _Slot(engine, _Cuda(FakeCudart()), names, {n: np.dtype(np.float32) for n in names})
+    frames = {name: np.zeros((1, 3, 4, 5), np.float32) for name in ("frame0", "frame1")}
+    with pytest.raises(BackendError, match=f"TensorRT refused the device address of tensor {refused} "):
+        slot.submit(0, frames, "output")

@@ -149,6 +149,30 @@ def test_runners_with_different_models_or_weights_are_refused():
         )
 
 
+def test_the_plugin_library_goes_only_to_engines_built_with_it(tmp_path):
+    """`vfi parity a.engine b.engine --plugins LIB`: an engine built without plugins is opened
+    without LIB (its sidecar check would refuse it), one built with them gets LIB."""
+    from vfi.export.engine_sidecar import write_sidecar
+    from vfi.models.weights import sha256_of
+
+    library = tmp_path / "libvfi_trt_plugins.so"
+    library.write_bytes(b"plugins")
+    key = {
+        "onnx_sha256": "ab" * 32, "onnx_path": "toy_mid.onnx", "model": "toy_mid", "precision": "fp32",
+        "profile": {"min": [16, 16], "opt": [32, 32], "max": [64, 64]}, "tensorrt_version": "10.13.0",
+        "gpu_name": "NVIDIA H200", "compute_capability": "9.0", "vfi_version": "0.1.0",
+    }
+    engines = {}
+    for name, plugin_sha256 in (("inlined", None), ("plugins", sha256_of(library))):
+        engines[name] = tmp_path / f"{name}.engine"
+        engines[name].write_bytes(f"serialized engine {name}".encode())
+        write_sidecar(engines[name], {**key, "plugin_sha256": plugin_sha256})
+    inlined, plugins = (open_runner(str(engines[name]), plugins=library) for name in ("inlined", "plugins"))
+    assert (inlined.kind, inlined.precision, inlined.model) == ("trt", "fp32", "toy_mid")
+    assert inlined.backend.plugins is None
+    assert plugins.backend.plugins == library
+
+
 def test_report_numbers_never_read_minus_zero():
     assert format_number(-0.0001, 3) == "0.000" and format_number(-0.0006, 3) == "-0.001"
     assert format_number(math.inf) == "∞" and format_number(None) == "–" and format_number(7) == "7"

@@ -10,24 +10,30 @@ leaves TF32 off (its default) where the flag exists, so an fp32 engine computes 
 nodes become our plugins; with --no-plugins, or when the library cannot be had here, every
 `vfi::` node is replaced by its standard-op body (vfi.export.graph). The optimisation profile is
 over height and width: from the model card (`vfi.model` in the file's metadata) or --min/--opt/
---max. Tactic timings persist in a timing cache shared by builds. Polygraphy's loaders parse,
-configure and build. Next to the engine goes its sidecar (vfi.export.engine_sidecar) holding the
-cache key; an engine whose sidecar already matches the key is not rebuilt.
+--max. Tactic timings persist in a timing cache shared by the builds of one TensorRT version on one
+GPU model (default_timing_cache). Polygraphy's loaders parse, configure and build. The plugin
+library is loaded through the runtime's once-per-process helper, which first checks its CUDA major
+against TensorRT's and the driver's (vfi.runtime.backends.trt.load_plugin_library). Next to the
+engine goes its sidecar (vfi.export.engine_sidecar) holding the cache key; an engine whose sidecar
+already matches the key is not rebuilt.
 
 Everything but the build itself (graph preparation, profile, cache key) is plain Python.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from vfi.errors import VfiError
 from vfi.fileio import write_atomically
 
+# One extra per CUDA major (pyproject.toml): TensorRT, cuda-python and the plugin library's nvcc
+# must all be of the CUDA major the driver supports (nvidia-smi shows it).
 TRT_INSTALL = (
-    "pip install 'vfi[trt]' (the tensorrt, polygraphy and cuda-python packages, TensorRT 10 or 11) on a machine "
-    "with an NVIDIA GPU"
+    "pip install 'vfi[trt-cu12]' or 'vfi[trt-cu13]' (TensorRT 10 or 11, Polygraphy and cuda-python for the CUDA major "
+    "of your NVIDIA driver, as nvidia-smi shows it) on a machine with an NVIDIA GPU"
 )
 SPATIAL_AXES = (2, 3)  # the dynamic axes of the frame inputs: height, width
 
@@ -143,10 +149,20 @@ def load_onnx(path: Path):
     return model
 
 
-def default_timing_cache(tensorrt_version: str) -> Path:
+def default_timing_cache(environment: dict) -> Path:
+    """The timing cache of builds with this TensorRT version on this GPU model (`environment` as
+    machine_environment). One file per device: Polygraphy merges the loaded cache into the saved
+    one, and TensorRT warns that timings combined from different devices can cause functional
+    bugs."""
     from vfi.plugins.native import cache_root
 
-    return cache_root() / "tensorrt" / f"timing-{tensorrt_version}.cache"
+    parts = (f"trt{environment['tensorrt_version']}", environment["gpu_name"], f"sm{environment['compute_capability']}")
+    return cache_root() / "tensorrt" / f"timing-{'-'.join(_slug(part) for part in parts)}.cache"
+
+
+def _slug(text: str) -> str:
+    """`text` as a file-name part: lower case, runs of anything but letters, digits and dots as "-"."""
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "unknown"
 
 
 # -- TensorRT -------------------------------------------------------------------------------------
@@ -190,8 +206,10 @@ def build_engine(trt, model, shapes: dict, plugins: Path | None, timing_cache: P
     from polygraphy.backend.trt import CreateConfig, EngineBytesFromNetwork, NetworkFromOnnxBytes, Profile
     from polygraphy.exception import PolygraphyException
 
-    if plugins is not None and not trt.get_plugin_registry().load_library(str(plugins)):
-        raise EngineBuildError(f"{plugins}: TensorRT could not load this plugin library")
+    if plugins is not None:
+        from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
+
+        load_plugin_library(trt, plugins, _Cuda(_import_cudart()))
     profile = Profile()
     for name, (low, opt, high) in shapes.items():
         profile.add(name, min=low, opt=opt, max=high)
@@ -222,12 +240,13 @@ def build(onnx_path: Path, engine_path: Path, *, min_size=None, opt_size=None, m
         if plugins is None:
             print(f"vfi build: the vfi plugin library is not available ({why}); building with the ops' "
                   "standard-op bodies instead (as --no-plugins)", file=sys.stderr)
-    key = cache_key(onnx_path, meta, profile, machine_environment(trt, plugins))
+    environment = machine_environment(trt, plugins)
+    key = cache_key(onnx_path, meta, profile, environment)
     if not force and is_up_to_date(engine_path, key):
         print(f"{engine_path} is up to date")
         return key
     prepared = for_plugins(model) if plugins is not None else without_custom_ops(model)
-    engine = build_engine(trt, prepared, input_shapes(prepared, profile), plugins, timing_cache or default_timing_cache(trt.__version__))
+    engine = build_engine(trt, prepared, input_shapes(prepared, profile), plugins, timing_cache or default_timing_cache(environment))
     write_atomically(engine_path, engine)
     write_sidecar(engine_path, key)
     return key

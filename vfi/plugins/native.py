@@ -348,3 +348,16 @@ def availability(op_name: str, toolchain: Toolchain | None = None, info: dict | 
         else:
             result[component] = (False, toolchain.missing(component) or "not built: run `vfi plugins build`")
     return result
+
+
+def library_cuda_version(library: str | os.PathLike) -> str | None:
+    """The CUDA version of the nvcc that compiled `library`, from the build-info.json that build()
+    writes beside it; None for a library vfi did not build (nothing records its compiler)."""
+    library = Path(library).resolve()
+    try:
+        info = json.loads((library.parent / "build-info.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if library not in {Path(p).resolve() for p in info.get("libraries", {}).values() if p}:
+        return None
+    return info.get("toolchain", {}).get("cuda_version")

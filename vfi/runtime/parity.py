@@ -73,7 +73,9 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
         from vfi.export.engine_sidecar import read_sidecar
 
         sidecar = read_sidecar(path)
-        backend = open_backend("trt", engine=path, plugins=plugins)
+        # One --plugins serves both runners: only an engine built with a plugin library gets it (an
+        # engine built without would fail its sidecar check with it).
+        backend = open_backend("trt", engine=path, plugins=plugins if sidecar["plugin_sha256"] else None)
         return Runner(spec, "trt", sidecar["precision"], sidecar.get("model"), sidecar.get("checkpoint_sha256"), backend)
     from vfi.models.weights import random_weights_identity, sha256_of
 
@@ -301,7 +303,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-pairs", type=positive_int, default=8, help="pairs taken from a video or image sequence (default 8)")
     parser.add_argument("--weights", type=Path, help="checkpoint for a PyTorch runner (default: seeded random weights)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a PyTorch runner's random weights (default 0, as `vfi export`)")
-    parser.add_argument("--plugins", type=Path, help="TensorRT plugin library for an engine built with it")
+    parser.add_argument("--plugins", type=Path, help="TensorRT plugin library for the engines built with one (engines built without are run without it)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="device of PyTorch and ONNX Runtime runners")
     parser.add_argument("--provider", choices=["cpu", "cuda", "tensorrt"], help="ONNX Runtime execution provider")
     parser.add_argument("--threads", type=int, help="CPU threads of PyTorch and ONNX Runtime runners")

@@ -14,20 +14,28 @@ width.
 Written against the TensorRT 10 / 11 Python API (named I/O tensors, `execute_async_v3`) and
 cuda-python's runtime bindings (`cuda.bindings.runtime`, or `cuda.cudart` before 12.6); it runs
 only on machines with TensorRT and a GPU, where the `trt` test tier exercises it.
+
+The plugin library is loaded once per process (`load_plugin_library`, shared with `vfi build`):
+TensorRT refuses a second `load_library` of the same creators, so two engines, or a build and a
+run, in one process share the first handle. Before the first load the CUDA majors are compared:
+the nvcc that compiled the library, the CUDA the installed TensorRT wheel is built for and the
+driver's must agree (`cuda_major_mismatch`), since the library carries its own static CUDA runtime.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
+import re
 from pathlib import Path
 
 import numpy as np
 
+from vfi.export.engine import TRT_INSTALL as _INSTALL
 from vfi.export.engine_sidecar import read_sidecar, verify_sidecar
 from vfi.models.weights import sha256_of
 from vfi.runtime.backends import Backend, BackendError, check_io, import_dependency, require_file
 
-_INSTALL = "pip install 'vfi[trt]' (the tensorrt and cuda-python packages) on a machine with an NVIDIA GPU"
 SLOTS = 2
 
 
@@ -102,19 +110,25 @@ class _Slot:
             self.cuda(rt.cudaMemcpyAsync(
                 buffer.device, buffer.host, array.nbytes, rt.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream
             ))
-            self.context.set_tensor_address(name, buffer.device)
+            self._bind(name, buffer.device)
         shape = tuple(self.context.get_tensor_shape(output))
         dtype = self.dtypes[output]
         buffer = self.buffers[output]
         nbytes = int(np.prod(shape)) * dtype.itemsize
         buffer.reserve(nbytes)
-        self.context.set_tensor_address(output, buffer.device)
+        self._bind(output, buffer.device)
         if not self.context.execute_async_v3(self.stream):
             raise BackendError("TensorRT failed to enqueue the engine (see its log above)")
         self.cuda(rt.cudaMemcpyAsync(
             buffer.host, buffer.device, nbytes, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream
         ))
         self.in_flight = (index, buffer.host_array(shape, dtype))
+
+    def _bind(self, name: str, address: int) -> None:
+        # set_tensor_address returns False (and logs) for an unknown name or a misaligned address;
+        # unchecked, the engine would run on the previous or no buffer.
+        if not self.context.set_tensor_address(name, address):
+            raise BackendError(f"TensorRT refused the device address of tensor {name} (see its log above)")
 
     def collect(self, outputs: np.ndarray) -> None:
         """Wait for the sample in flight, if any, and copy its result into outputs[index]."""
@@ -143,6 +157,102 @@ def environment(cuda: _Cuda, trt, plugins: Path | None) -> dict:
         "compute_capability": f"{props.major}.{props.minor}",
         "plugin_sha256": sha256_of(plugins) if plugins is not None else None,
     }
+
+
+# CUDA majors that have a `vfi[trt-cuNN]` extra (pyproject.toml).
+TRT_EXTRA_CUDA_MAJORS = (12, 13)
+
+
+def tensorrt_cuda_major() -> int | None:
+    """The CUDA major the installed TensorRT is built for, or None where it cannot be told.
+
+    The TensorRT Python API reports no CUDA version, so it is read from the pip distributions that
+    provide the `tensorrt`, `tensorrt_bindings` and `tensorrt_libs` modules: tensorrt-cuNN,
+    tensorrt-cuNN-bindings, tensorrt-cuNN-libs (NN the CUDA major; the libs wheel requires that
+    CUDA's cudart). A TensorRT installed otherwise (a tar file, system packages) gives None."""
+    providers = importlib.metadata.packages_distributions()
+    names = [d for module in ("tensorrt", "tensorrt_bindings", "tensorrt_libs") for d in providers.get(module, [])]
+    majors = {int(m.group(1)) for m in (re.fullmatch(r"tensorrt[-_]cu(\d+)(?:[-_].*)?", n.lower()) for n in names) if m}
+    return majors.pop() if len(majors) == 1 else None
+
+
+def cuda_major_mismatch(library, toolkit: str | None, tensorrt_major: int | None, driver: int | None) -> str | None:
+    """Why the plugin `library`, compiled by the nvcc of CUDA `toolkit` ("13.0.88"), cannot run
+    with a TensorRT built for CUDA `tensorrt_major` under a driver of CUDA version `driver`
+    (cudaDriverGetVersion: 1000 * major + 10 * minor), with the fix; None when they fit. An
+    unknown value (None) is not compared. The library links its own static CUDA runtime, which
+    fails with "insufficient driver" under a driver of an older major, and TensorRT's CUDA major
+    must be the library's."""
+    toolkit_major = int(toolkit.split(".")[0]) if toolkit else None
+    driver_major = driver // 1000 if driver else None
+    known = {m for m in (toolkit_major, tensorrt_major) if m is not None}
+    too_new = driver_major is not None and any(m > driver_major for m in known)
+    if len(known) <= 1 and not too_new:
+        return None
+    facts = []
+    if toolkit_major is not None:
+        facts.append(f"{library} was compiled by nvcc of CUDA {toolkit}")
+    if tensorrt_major is not None:
+        facts.append(f"the installed TensorRT is built for CUDA {tensorrt_major} (tensorrt-cu{tensorrt_major})")
+    if driver_major is not None:
+        facts.append(f"this driver supports CUDA {driver_major}.{driver % 1000 // 10}")
+    # Everything must be of one CUDA major: TensorRT's where this driver runs it, else the driver's.
+    target = tensorrt_major if tensorrt_major is not None and (driver_major is None or tensorrt_major <= driver_major) else driver_major
+    fixes = []
+    if toolkit_major is not None and toolkit_major != target:
+        fixes.append(f"rebuild the library with the nvcc of CUDA {target} (point CUDACXX at it, run `vfi plugins build`, then `vfi build` again)")
+    if tensorrt_major is not None and tensorrt_major != target:
+        fixes.append(f"install TensorRT for CUDA {target}{_extra_hint(target)}")
+    if too_new and len(known) == 1:
+        fixes[-1] += f", or update the driver to one for CUDA {known.pop()}"
+    elif toolkit_major is not None and toolkit_major != target == tensorrt_major and (driver_major is None or toolkit_major <= driver_major):
+        # The other way round: TensorRT of the library's CUDA, which this driver runs too.
+        fixes[-1] += f", or install TensorRT for CUDA {toolkit_major}{_extra_hint(toolkit_major)}"
+    return f"CUDA versions that do not fit together: {'; '.join(facts)}. Fix: {' and '.join(fixes)}"
+
+
+def _extra_hint(cuda_major: int) -> str:
+    return f" (pip install 'vfi[trt-cu{cuda_major}]')" if cuda_major in TRT_EXTRA_CUDA_MAJORS else ""
+
+
+# Resolved path -> (SHA-256, TensorRT's handle) of each plugin library loaded in this process.
+_LOADED_PLUGIN_LIBRARIES: dict[Path, tuple[str, object]] = {}
+
+
+def load_plugin_library(trt, library: str | Path, cuda: _Cuda):
+    """TensorRT's handle of the plugin `library`, loaded once per process.
+
+    A second `load_library` of a library returns None (TensorRT refuses creators that are
+    registered already), so later calls get the first handle, also for a copy at another path
+    with the same SHA-256. A file that changed since it was loaded cannot replace the loaded
+    version: that is an error, not a silent reuse of the old code."""
+    path = Path(library).resolve()
+    digest = sha256_of(path)
+    if path in _LOADED_PLUGIN_LIBRARIES:
+        loaded_digest, handle = _LOADED_PLUGIN_LIBRARIES[path]
+        if loaded_digest != digest:
+            raise BackendError(
+                f"{path}: this process already loaded another version of this plugin library (SHA-256 "
+                f"{loaded_digest[:12]}…, the file now {digest[:12]}…) and TensorRT cannot replace it; run again in a new process"
+            )
+        return handle
+    for loaded_digest, handle in _LOADED_PLUGIN_LIBRARIES.values():
+        if loaded_digest == digest:
+            return handle
+    from vfi.plugins.native import library_cuda_version
+
+    mismatch = cuda_major_mismatch(path, library_cuda_version(path), tensorrt_cuda_major(), cuda(cuda.rt.cudaDriverGetVersion()))
+    if mismatch:
+        raise BackendError(mismatch)
+    handle = trt.get_plugin_registry().load_library(str(path))
+    if not handle:
+        loaded = ", ".join(str(p) for p in _LOADED_PLUGIN_LIBRARIES)
+        raise BackendError(
+            f"{path}: TensorRT could not load this plugin library (see its log above)"
+            + (f"; this process already loaded {loaded}, whose creators TensorRT will not register twice" if loaded else "")
+        )
+    _LOADED_PLUGIN_LIBRARIES[path] = (digest, handle)
+    return handle
 
 
 def _built_plugin_library() -> Path | None:
@@ -183,8 +293,8 @@ class TrtBackend(Backend):
         cuda = _Cuda(_import_cudart())
         verify_sidecar(self.path, environment(cuda, trt, self.plugins))
         self.logger = trt.Logger(trt.Logger.WARNING)
-        if self.plugins is not None and not trt.get_plugin_registry().load_library(str(self.plugins)):
-            raise BackendError(f"{self.plugins}: TensorRT could not load this plugin library")
+        if self.plugins is not None:
+            load_plugin_library(trt, self.plugins, cuda)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
         if self.engine is None:
