@@ -24,17 +24,35 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PLUGINS_DIR = Path(__file__).resolve().parent
-DEFAULT_CUDA_ARCHITECTURES = "80-real;86-real;89-real;90"
+# Turing to Hopper binaries and Hopper PTX (newer GPUs compile it when loading); Volta where the
+# toolkit still has it: CUDA 13 dropped sm_70. The same list as vfi/plugins/CMakeLists.txt.
+_ARCHITECTURES = "75-real;80-real;86-real;89-real;90"
+DEFAULT_CUDA_ARCHITECTURES = f"70-real (CUDA 12 only);{_ARCHITECTURES}"
 
-# Component -> (CMake target, library file name or None for an object-only check).
+
+def default_cuda_architectures(cuda_version: str | None) -> str:
+    """CMAKE_CUDA_ARCHITECTURES for a toolkit of this version."""
+    if cuda_version is not None and int(cuda_version.split(".")[0]) < 13:
+        return f"70-real;{_ARCHITECTURES}"
+    return _ARCHITECTURES
+
+
+# Component -> (CMake target, file in the build folder or None for an object-only check).
 TARGETS = {
-    "host": ("vfi_host", "libvfi_host.so"),
-    "cuda": ("vfi_cuda_kernels", "libvfi_cuda_kernels.so"),
-    "trt": ("vfi_trt_plugins", "libvfi_trt_plugins.so"),
+    "host": ("vfi_host", "lib/libvfi_host.so"),
+    "cuda": ("vfi_cuda_kernels", "lib/libvfi_cuda_kernels.so"),
+    "trt": ("vfi_trt_plugins", "lib/libvfi_trt_plugins.so"),
     "trt_check": ("vfi_trt_plugins_check", None),
+    "emulated": ("vfi_cuda_emulated", "bin/vfi_cuda_emulated"),
+    # The driver; building it builds LIFECYCLE_PLUGINS, the plugin library it loads.
+    "lifecycle": ("vfi_trt_lifecycle", "bin/vfi_trt_lifecycle"),
 }
+LIFECYCLE_PLUGINS = "lib/libvfi_trt_lifecycle_plugins.so"  # in the same build folder
 # Component -> its key in the configuration's "status" (vfi_configuration.json).
-_STATUS_KEYS = {"host": "host", "cuda": "cuda_kernels", "trt": "trt_plugins", "trt_check": "trt_plugins_check"}
+_STATUS_KEYS = {
+    "host": "host", "cuda": "cuda_kernels", "trt": "trt_plugins", "trt_check": "trt_plugins_check",
+    "emulated": "cuda_emulated", "lifecycle": "trt_lifecycle",
+}
 
 _TRT_INCLUDE_CANDIDATES = ("/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu", "/usr/include")
 _TRT_LIBRARY_CANDIDATES = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
@@ -58,9 +76,10 @@ class Toolchain:
 
     def missing(self, component: str) -> str | None:
         """Why `component` cannot be built with this toolchain, or None."""
-        if component in ("cuda", "trt") and self.nvcc is None:
-            return "no CUDA compiler: nvcc is not on PATH, in CUDACXX or in /usr/local/cuda/bin"
-        if component in ("trt", "trt_check") and self.trt_include_dir is None:
+        if component in ("cuda", "trt", "emulated", "lifecycle") and self.nvcc is None:
+            # The emulation needs the toolkit's headers (cuda_fp16.h), found through nvcc.
+            return "no CUDA toolkit: nvcc is not on PATH, in CUDACXX or in /usr/local/cuda/bin"
+        if component in ("trt", "trt_check", "lifecycle") and self.trt_include_dir is None:
             return "no TensorRT headers (NvInfer.h): set TensorRT_ROOT or TensorRT_INCLUDE_DIR, or pass --trt-include"
         if component == "trt" and self.trt_library_dir is None:
             return (
@@ -97,10 +116,13 @@ def find_toolchain(
     # Only a library of the headers' major version: libnvinfer.so.<major>.
     pattern = f"libnvinfer.so.{version.split('.')[0]}*" if version else "libnvinfer.so*"
     library = next((c for c in candidates if c and include and any(Path(c).glob(pattern))), None)
+    cuda_version = _nvcc_version(nvcc) if nvcc else None
     return Toolchain(
         nvcc=nvcc,
-        cuda_version=_nvcc_version(nvcc) if nvcc else None,
-        cuda_architectures=cuda_architectures or os.environ.get("VFI_CUDA_ARCHITECTURES") or DEFAULT_CUDA_ARCHITECTURES,
+        cuda_version=cuda_version,
+        cuda_architectures=cuda_architectures
+        or os.environ.get("VFI_CUDA_ARCHITECTURES")
+        or default_cuda_architectures(cuda_version),
         trt_include_dir=include,
         trt_library_dir=str(Path(library).resolve()) if library else None,
         trt_version=version,
@@ -235,7 +257,7 @@ def _describe(toolchain: Toolchain, directory: Path, configuration: dict) -> dic
     for component, (target, filename) in TARGETS.items():
         state = configuration["status"][_STATUS_KEYS[component]]
         if filename:
-            path = directory / "lib" / filename
+            path = directory / filename
             built = path.is_file()
         else:  # the compile check leaves one object per plugin source: the shared one and one per op
             path = None
@@ -260,7 +282,7 @@ def _describe(toolchain: Toolchain, directory: Path, configuration: dict) -> dic
 
 
 def library_path(component: str, toolchain: Toolchain | None = None) -> Path:
-    """The built library of `component` ("host", "cuda" or "trt"), building it if needed."""
+    """The built library (or test tool) of `component`, a key of TARGETS, building it if needed."""
     info = build([component], toolchain)
     if info["libraries"][component] is None:
         raise NativeError(f"the {component} library cannot be built here: {info['status'][component]}")
@@ -286,9 +308,60 @@ def run(op, inputs: tuple, attrs: dict, component: str = "host"):
     # The output's shape from the op's fake (meta) implementation, which also validates.
     meta = op.function(*(None if t is None else t.to("meta") for t in tensors), **attrs)
     present = next(t for t in tensors if t is not None)
+    if component == "emulated":
+        return run_emulated(op, tensors, attrs, tuple(meta.shape))
     output = torch.empty(meta.shape, dtype=present.dtype, device=present.device)
     call(op, component, tensors, output, attrs)
     return output
+
+
+EMULATION_SCHEDULES = ("concurrent", "serial")
+
+
+def run_emulated(op, inputs: tuple, attrs: dict, output_shape: tuple, schedule: str = "concurrent"):
+    """The op computed by its CUDA kernels on the CPU emulation (emulation/README.md), in a
+    sanitizer-instrumented subprocess, on CPU tensors of one dtype; NativeError with the op's
+    message when it refuses the arguments or with the sanitizer's report when one fires."""
+    command = [str(library_path("emulated")), "--schedule", schedule]
+    return _run_driver(command, "emulated kernels", op, inputs, attrs, output_shape)
+
+
+LIFECYCLE_INVALID_MODES = ("field-type", "unknown-field", "output-shapes-count", "output-shapes-rank", "shape-change")
+
+
+def run_plugin_lifecycle(
+    op, inputs: tuple, attrs: dict, output_shape: tuple, toolchain: Toolchain | None = None, invalid: str | None = None
+):
+    """The op computed by its TensorRT plugin taken through TensorRT's plugin lifecycle on the CPU
+    (lifecycle/trt_lifecycle.cpp: loading, creation from the ONNX parser's fields, build,
+    serialisation, enqueue on the emulated kernels), against the TensorRT headers of `toolchain`,
+    in a sanitizer-instrumented subprocess, on CPU tensors of one dtype. NativeError with the
+    plugin's message when it refuses the arguments, or with the driver's report when a lifecycle
+    check or a sanitizer fails. `invalid` (one of LIFECYCLE_INVALID_MODES) breaks one step on
+    purpose; the plugin must then refuse with a message."""
+    if invalid is not None and invalid not in LIFECYCLE_INVALID_MODES:
+        raise ValueError(f"invalid must be one of {', '.join(LIFECYCLE_INVALID_MODES)}, got {invalid!r}")
+    command = [str(library_path("lifecycle", toolchain)), *(["--invalid", invalid] if invalid else [])]
+    return _run_driver(command, "TensorRT plugin lifecycle", op, inputs, attrs, output_shape)
+
+
+def _run_driver(command: list[str], layer: str, op, inputs: tuple, attrs: dict, output_shape: tuple):
+    """One case through a native test driver (case_files); the output as a CPU tensor."""
+    import torch
+
+    from vfi.plugins import case_files
+
+    dtype = str(next(t for t in inputs if t is not None).dtype).removeprefix("torch.")
+    if dtype not in _DTYPE_SUFFIXES:
+        raise NativeError(f"{op.name}: the native code takes float32 or float16, got {dtype}")
+    arrays = [None if t is None else t.numpy() for t in inputs]
+    try:
+        (result,) = case_files.run_cases(command, op, [(arrays, attrs, output_shape)], dtype)
+    except case_files.DriverError as error:
+        raise NativeError(f"{op.name} ({layer}): {error}") from None
+    if result.error is not None:
+        raise NativeError(f"{op.name} ({layer}): {result.error}")
+    return torch.from_numpy(result.output)
 
 
 def call(op, component: str, inputs: tuple, output, attrs: dict) -> None:
@@ -332,6 +405,8 @@ COMPONENT_NAMES = {
     "cuda": "CUDA kernels",
     "trt": "TensorRT plugin library",
     "trt_check": "TensorRT header compile check",
+    "emulated": "CUDA kernels emulated on the CPU",
+    "lifecycle": "TensorRT plugin lifecycle on the CPU",
 }
 
 

@@ -50,6 +50,9 @@ def adacof_reference(
     taps, h, w = weight.shape[1:]
     size = math.isqrt(taps)
     hw = h * w
+    if n * c * hw == 0:
+        # Nothing to sample (and the gathers below cannot view zero-element tensors).
+        return image.new_zeros((n, c, h, w)).to(input.dtype)
 
     few_channels = c < EMBEDDING_BAG_MIN_CHANNELS
     flat_image = image.reshape(n, c, h_in * w_in)  # channels-first

@@ -93,6 +93,8 @@ def sample_cases() -> list[SampleCase]:
         _case("zero_offsets_f5_d1", 1, 3, 5, 1, 10, 11, offsets=_zeros),
         _case("388x584_c3_f5_d1", 1, 3, 5, 1, 388, 584, 4.0),
         _case("388x584_c3_f11_d2", 1, 3, 11, 2, 388, 584, 4.0),
+        # Rows longer than 65535 pixels: a grid of thousands of blocks along x.
+        _case("wide_1x70000_c1_f3_d1", 1, 1, 3, 1, 1, 70000, 2.0),
     ]
 
 

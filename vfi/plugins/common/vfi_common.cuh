@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 // Translation units that call the CUDA launchers (the .cu files, the TensorRT plugins) must see
 // CUDA's __half, the type the launchers are instantiated with; the CPU harness, built without the
@@ -65,8 +66,25 @@ struct Shape4
 {
     int64_t n, c, h, w;
 
-    bool positive() const { return n > 0 && c > 0 && h > 0 && w > 0; }
-    bool fits() const { return positive() && n * c <= kMaxElements / h / w; }
+    bool nonnegative() const { return n >= 0 && c >= 0 && h >= 0 && w >= 0; }
+    bool empty() const { return n == 0 || c == 0 || h == 0 || w == 0; }
+    // Non-negative sizes whose non-zero ones multiply to fewer than 2^31: every product of sizes
+    // the code forms (a plane, an offset) fits an int, empty tensors included.
+    bool fits() const
+    {
+        if (!nonnegative())
+            return false;
+        int64_t product = 1;
+        for (int64_t size : {n, c, h, w})
+        {
+            if (size == 0)
+                continue;
+            if (product > kMaxElements / size)
+                return false;
+            product *= size;
+        }
+        return true;
+    }
     bool operator==(Shape4 const& other) const
     {
         return n == other.n && c == other.c && h == other.h && w == other.w;

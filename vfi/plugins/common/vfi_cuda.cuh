@@ -1,7 +1,19 @@
 // Launch helpers shared by the ops' .cu files.
+//
+// Kernels are launched with VFI_LAUNCH and declare dynamic shared memory with VFI_DYNAMIC_SHARED
+// instead of the `<<<...>>>` and `extern __shared__` syntax, so that the same sources also compile
+// as C++ against the CPU emulation of vfi/plugins/emulation (a test tool that defines both macros
+// before this header is read; it is never part of the shipped libraries).
 #pragma once
 
 #include "vfi_common.cuh"
+
+#if !defined(VFI_LAUNCH)
+#define VFI_LAUNCH(kernel, grid, block, shared_bytes, stream) kernel<<<grid, block, shared_bytes, stream>>>
+#endif
+#if !defined(VFI_DYNAMIC_SHARED)
+#define VFI_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
 
 namespace vfi
 {

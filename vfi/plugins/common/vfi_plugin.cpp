@@ -91,6 +91,18 @@ void log(ILogger::Severity severity, std::string const& message) noexcept
         std::fprintf(stderr, "%s\n", message.c_str());
 }
 
+void logError(char const* plugin, char const* message) noexcept
+{
+    try
+    {
+        log(ILogger::Severity::kERROR, std::string(kNamespace) + "::" + plugin + ": " + message);
+    }
+    catch (...)
+    {
+        std::fprintf(stderr, "%s::%s: %s\n", kNamespace, plugin, message);
+    }
+}
+
 std::string readString(PluginField const& field)
 {
     require(field.type == PluginFieldType::kCHAR && field.data != nullptr && field.length >= 0, field,
@@ -121,13 +133,17 @@ void acceptIdentityField(PluginField const& field)
 
 } // namespace vfi::trt
 
-extern "C" TENSORRTAPI void setLoggerFinder(nvinfer1::ILoggerFinder* finder)
+// Exported explicitly: TENSORRTAPI is empty outside TensorRT's own build (NvInferRuntimeBase.h gives
+// it default visibility only under TENSORRT_BUILD_LIB), and the library hides everything else.
+#define VFI_PLUGIN_ENTRY_POINT extern "C" __attribute__((visibility("default")))
+
+VFI_PLUGIN_ENTRY_POINT void setLoggerFinder(nvinfer1::ILoggerFinder* finder)
 {
     std::lock_guard<std::mutex> lock(vfi::trt::gLoggerMutex);
     vfi::trt::gLoggerFinder = finder;
 }
 
-extern "C" TENSORRTAPI nvinfer1::IPluginCreatorInterface* const* getCreators(int32_t& nbCreators)
+VFI_PLUGIN_ENTRY_POINT nvinfer1::IPluginCreatorInterface* const* getCreators(int32_t& nbCreators)
 {
     vfi::trt::gLoadTimeRegistration.withdraw();
     return vfi::trt::creators(nbCreators);

@@ -25,9 +25,27 @@ constexpr char kVersion[] = "1";
 // else stderr.
 void log(ILogger::Severity severity, std::string const& message) noexcept;
 
-inline void logError(char const* plugin, std::string const& message) noexcept
+// Never throws: when even the message cannot be built, the plugin's name goes to stderr.
+void logError(char const* plugin, char const* message) noexcept;
+
+// Every override is noexcept, and a bad_alloc escaping one would terminate the process TensorRT
+// runs in: `body` runs here, and any exception is logged and becomes `failure`.
+template <typename Result, typename Body>
+Result guarded(char const* plugin, Result failure, Body&& body) noexcept
 {
-    log(ILogger::Severity::kERROR, std::string(kNamespace) + "::" + plugin + ": " + message);
+    try
+    {
+        return body();
+    }
+    catch (std::exception const& e)
+    {
+        logError(plugin, e.what());
+    }
+    catch (...)
+    {
+        logError(plugin, "unknown exception");
+    }
+    return failure;
 }
 
 // Attribute parsing: each throws std::invalid_argument naming the field; createPlugin logs it.
@@ -86,15 +104,8 @@ public:
 
     IPluginV3* clone() noexcept override
     {
-        try
-        {
-            return new Derived(static_cast<Derived const&>(*this));
-        }
-        catch (std::exception const& e)
-        {
-            logError(Derived::kName, std::string("clone failed: ") + e.what());
-            return nullptr;
-        }
+        return guarded(Derived::kName, static_cast<IPluginV3*>(nullptr),
+            [&] { return static_cast<IPluginV3*>(new Derived(static_cast<Derived const&>(*this))); });
     }
 
     AsciiChar const* getPluginName() const noexcept override { return Derived::kName; }
@@ -115,33 +126,37 @@ public:
     int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const* /* shapeInputs */,
         int32_t nbShapeInputs, DimsExprs* outputs, int32_t nbOutputs, IExprBuilder& /* exprBuilder */) noexcept override
     {
-        Derived const& self = static_cast<Derived const&>(*this);
-        if (nbInputs != self.inputCount() || nbShapeInputs != 0 || nbOutputs != 1)
-        {
-            logError(Derived::kName,
-                "expects " + std::to_string(self.inputCount()) + " inputs and 1 output for its attributes, got "
-                    + std::to_string(nbInputs) + " inputs, " + std::to_string(nbShapeInputs) + " shape inputs and "
-                    + std::to_string(nbOutputs) + " outputs");
-            return 1;
-        }
-        for (int32_t i = 0; i < nbInputs; ++i)
-        {
-            if (inputs[i].nbDims != 4)
+        return guarded(Derived::kName, int32_t{1}, [&]() -> int32_t {
+            Derived const& self = static_cast<Derived const&>(*this);
+            if (nbInputs != self.inputCount() || nbShapeInputs != 0 || nbOutputs != 1)
             {
                 logError(Derived::kName,
-                    "input " + std::to_string(i) + " must have rank 4 (NCHW), got rank "
-                        + std::to_string(inputs[i].nbDims));
+                    ("expects " + std::to_string(self.inputCount()) + " inputs and 1 output for its attributes, got "
+                        + std::to_string(nbInputs) + " inputs, " + std::to_string(nbShapeInputs)
+                        + " shape inputs and " + std::to_string(nbOutputs) + " outputs")
+                        .c_str());
                 return 1;
             }
-        }
-        if (char const* message = self.checkConstantShapes(inputs))
-        {
-            logError(Derived::kName, message);
-            return 1;
-        }
-        outputs[0].nbDims = 4;
-        self.outputShape(inputs, outputs[0]);
-        return 0;
+            for (int32_t i = 0; i < nbInputs; ++i)
+            {
+                if (inputs[i].nbDims != 4)
+                {
+                    logError(Derived::kName,
+                        ("input " + std::to_string(i) + " must have rank 4 (NCHW), got rank "
+                            + std::to_string(inputs[i].nbDims))
+                            .c_str());
+                    return 1;
+                }
+            }
+            if (char const* message = self.checkConstantShapes(inputs))
+            {
+                logError(Derived::kName, message);
+                return 1;
+            }
+            outputs[0].nbDims = 4;
+            self.outputShape(inputs, outputs[0]);
+            return 0;
+        });
     }
 
     // Linear (NCHW) fp32 or fp16, every tensor of the first one's type.
@@ -199,8 +214,10 @@ protected:
     {
         if (result == cudaSuccess)
             return 0;
-        logError(Derived::kName, std::string("kernel launch failed: ") + cudaGetErrorString(result));
-        return 1;
+        return guarded(Derived::kName, int32_t{1}, [&] {
+            logError(Derived::kName, (std::string("kernel launch failed: ") + cudaGetErrorString(result)).c_str());
+            return int32_t{1};
+        });
     }
 };
 
@@ -227,8 +244,12 @@ public:
         catch (std::exception const& e)
         {
             logError(Plugin::kName, e.what());
-            return nullptr;
         }
+        catch (...)
+        {
+            logError(Plugin::kName, "unknown exception");
+        }
+        return nullptr;
     }
 
     PluginFieldCollection const* getFieldNames() noexcept override { return &mFieldNames; }

@@ -79,6 +79,8 @@ def sample_cases() -> list[SampleCase]:
         _case("collisions_soft", 2, 3, 15, 17, "soft", 1.0, _collide),
         _case("collisions_linear", 1, 1, 15, 17, "linear", 1.0, _collide),
         _case("388x584_soft", 1, 3, 388, 584, "soft", 8.0),
+        # Rows longer than 65535 pixels: a grid of thousands of blocks along x.
+        _case("wide_1x70000_c1_sum", 1, 1, 1, 70000, "sum", 0.9),
     ]
     return cases
 

@@ -19,6 +19,8 @@ int adacof_host(void const* const* inputs, int64_t const* shapes, void* output, 
     if (char const* message = adacof_check(shape_at(shapes, 0), shape_at(shapes, 1), shape_at(shapes, 2),
             shape_at(shapes, 3), shape_at(shapes, 4), dilation, &p))
         return fail(error, kInvalidArgument, message);
+    if (shape_at(shapes, 4).empty())
+        return kOk;
     if (inputs[0] == nullptr || inputs[1] == nullptr || inputs[2] == nullptr || inputs[3] == nullptr
         || output == nullptr)
         return fail(error, kInvalidArgument, "adacof: input, weight, alpha, beta and output must not be null");

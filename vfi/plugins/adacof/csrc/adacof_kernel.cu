@@ -55,11 +55,14 @@ cudaError_t launch_adacof(T const* input, Shape4 input_shape, T const* weight, S
 {
     AdacofProblem p;
     dim3 grid;
-    if (adacof_check(input_shape, weight_shape, alpha_shape, beta_shape, output_shape, dilation, &p)
-        || input == nullptr || weight == nullptr || alpha == nullptr || beta == nullptr || output == nullptr
+    if (adacof_check(input_shape, weight_shape, alpha_shape, beta_shape, output_shape, dilation, &p))
+        return cudaErrorInvalidValue;
+    if (output_shape.empty())
+        return cudaSuccess;
+    if (input == nullptr || weight == nullptr || alpha == nullptr || beta == nullptr || output == nullptr
         || !pixel_grid(p.width, p.height, p.batch, kBlock, &grid))
         return cudaErrorInvalidValue;
-    adacof_kernel<T><<<grid, kBlock, 0, stream>>>(input, weight, alpha, beta, output, p);
+    VFI_LAUNCH(adacof_kernel<T>, grid, kBlock, 0, stream)(input, weight, alpha, beta, output, p);
     return cudaGetLastError();
 }
 
@@ -78,6 +81,10 @@ int adacof_cuda(void const* const* inputs, int64_t const* shapes, void* output, 
     char const** error)
 {
     using namespace vfi;
+    AdacofProblem p;
+    if (char const* message = adacof_check(shape_at(shapes, 0), shape_at(shapes, 1), shape_at(shapes, 2),
+            shape_at(shapes, 3), shape_at(shapes, 4), dilation, &p))
+        return fail(error, kInvalidArgument, message);
     return cuda_status(launch_adacof(static_cast<T const*>(inputs[0]), shape_at(shapes, 0),
                            static_cast<T const*>(inputs[1]), shape_at(shapes, 1), static_cast<T const*>(inputs[2]),
                            shape_at(shapes, 2), static_cast<T const*>(inputs[3]), shape_at(shapes, 3),

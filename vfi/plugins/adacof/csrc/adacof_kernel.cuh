@@ -37,7 +37,7 @@ inline char const* adacof_check(Shape4 input, Shape4 weight, Shape4 alpha, Shape
     if (dilation < 1 || dilation > INT32_MAX)
         return "adacof: dilation must be an integer >= 1";
     if (!weight.fits())
-        return "adacof: weight must have shape [N,F*F,H,W] with positive sizes and fewer than 2^31 elements";
+        return "adacof: weight must have shape [N,F*F,H,W] with non-negative sizes and fewer than 2^31 elements";
     int64_t const size = adacof_kernel_size(weight.c);
     if (size == 0)
         return "adacof: weight must have shape [N,F*F,H,W] with a square channel count F*F";
@@ -47,7 +47,7 @@ inline char const* adacof_check(Shape4 input, Shape4 weight, Shape4 alpha, Shape
         return "adacof: beta must have the shape [N,F*F,H,W] of weight";
     int64_t const pad = (size - 1) * dilation;
     if (!input.fits())
-        return "adacof: input must have shape [N,C,H+(F-1)D,W+(F-1)D] with positive sizes and fewer than 2^31 elements";
+        return "adacof: input must have shape [N,C,H+(F-1)D,W+(F-1)D] with non-negative sizes and fewer than 2^31 elements";
     if (input.n != weight.n || input.h != weight.h + pad || input.w != weight.w + pad)
         return "adacof: input must have shape [N,C,H+(F-1)D,W+(F-1)D] for maps [N,F*F,H,W]";
     if (output != Shape4{input.n, input.c, weight.h, weight.w})

@@ -76,9 +76,11 @@ int32_t AdaCoFPlugin::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDes
 
 PluginFieldCollection const* AdaCoFPlugin::getFieldsToSerialize() noexcept
 {
-    mSerialized = {PluginField{"dilation", &mDilation, PluginFieldType::kINT32, 1}};
-    mSerializedCollection = PluginFieldCollection{static_cast<int32_t>(mSerialized.size()), mSerialized.data()};
-    return &mSerializedCollection;
+    return guarded(kName, static_cast<PluginFieldCollection const*>(nullptr), [&] {
+        mSerialized = {PluginField{"dilation", &mDilation, PluginFieldType::kINT32, 1}};
+        mSerializedCollection = PluginFieldCollection{static_cast<int32_t>(mSerialized.size()), mSerialized.data()};
+        return static_cast<PluginFieldCollection const*>(&mSerializedCollection);
+    });
 }
 
 IPluginCreatorV3One& adacof_plugin_creator()

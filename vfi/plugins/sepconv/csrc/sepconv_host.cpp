@@ -18,6 +18,8 @@ int sepconv_host(void const* const* inputs, int64_t const* shapes, void* output,
     if (char const* message
         = sepconv_check(shape_at(shapes, 0), shape_at(shapes, 1), shape_at(shapes, 2), shape_at(shapes, 3), &p))
         return fail(error, kInvalidArgument, message);
+    if (shape_at(shapes, 3).empty())
+        return kOk;
     if (inputs[0] == nullptr || inputs[1] == nullptr || inputs[2] == nullptr || output == nullptr)
         return fail(error, kInvalidArgument, "sepconv: input, vertical, horizontal and output must not be null");
     auto const* input = static_cast<T const*>(inputs[0]);

@@ -27,7 +27,7 @@ template <typename T>
 __global__ void __launch_bounds__(kTileThreads) sepconv_tiled_kernel(T const* __restrict__ input,
     T const* __restrict__ vertical, T const* __restrict__ horizontal, T* __restrict__ output, SepconvProblem p)
 {
-    extern __shared__ float shared[];
+    VFI_DYNAMIC_SHARED(float, shared);
     int const patch_width = kTileWidth + p.taps - 1;
     int const patch_height = kTileHeight + p.taps - 1;
     float* const patch = shared;
@@ -100,15 +100,18 @@ cudaError_t launch_sepconv(T const* input, Shape4 input_shape, T const* vertical
     SepconvProblem p;
     dim3 const block(kTileWidth, kTileHeight);
     dim3 grid;
-    if (sepconv_check(input_shape, vertical_shape, horizontal_shape, output_shape, &p) || input == nullptr
-        || vertical == nullptr || horizontal == nullptr || output == nullptr
+    if (sepconv_check(input_shape, vertical_shape, horizontal_shape, output_shape, &p))
+        return cudaErrorInvalidValue;
+    if (output_shape.empty())
+        return cudaSuccess;
+    if (input == nullptr || vertical == nullptr || horizontal == nullptr || output == nullptr
         || !pixel_grid(p.width, p.height, p.batch, block, &grid))
         return cudaErrorInvalidValue;
     size_t const shared_bytes = tile_shared_bytes(p.taps);
     if (shared_bytes <= kTileSharedBytes)
-        sepconv_tiled_kernel<T><<<grid, block, shared_bytes, stream>>>(input, vertical, horizontal, output, p);
+        VFI_LAUNCH(sepconv_tiled_kernel<T>, grid, block, shared_bytes, stream)(input, vertical, horizontal, output, p);
     else
-        sepconv_direct_kernel<T><<<grid, block, 0, stream>>>(input, vertical, horizontal, output, p);
+        VFI_LAUNCH(sepconv_direct_kernel<T>, grid, block, 0, stream)(input, vertical, horizontal, output, p);
     return cudaGetLastError();
 }
 
@@ -126,6 +129,10 @@ template <typename T>
 int sepconv_cuda(void const* const* inputs, int64_t const* shapes, void* output, cudaStream_t stream, char const** error)
 {
     using namespace vfi;
+    SepconvProblem p;
+    if (char const* message
+        = sepconv_check(shape_at(shapes, 0), shape_at(shapes, 1), shape_at(shapes, 2), shape_at(shapes, 3), &p))
+        return fail(error, kInvalidArgument, message);
     return cuda_status(launch_sepconv(static_cast<T const*>(inputs[0]), shape_at(shapes, 0),
                            static_cast<T const*>(inputs[1]), shape_at(shapes, 1), static_cast<T const*>(inputs[2]),
                            shape_at(shapes, 2), static_cast<T*>(output), shape_at(shapes, 3), stream),

@@ -21,11 +21,13 @@ inline char const* sepconv_check(
     Shape4 input, Shape4 vertical, Shape4 horizontal, Shape4 output, SepconvProblem* problem)
 {
     if (!vertical.fits())
-        return "sepconv: vertical must have shape [N,K,H,W] with positive sizes and fewer than 2^31 elements";
+        return "sepconv: vertical must have shape [N,K,H,W] with non-negative sizes and fewer than 2^31 elements";
+    if (vertical.c < 1)
+        return "sepconv: vertical must have shape [N,K,H,W] with K >= 1";
     if (horizontal != vertical)
         return "sepconv: horizontal must have the shape [N,K,H,W] of vertical";
     if (!input.fits())
-        return "sepconv: input must have shape [N,C,H+K-1,W+K-1] with positive sizes and fewer than 2^31 elements";
+        return "sepconv: input must have shape [N,C,H+K-1,W+K-1] with non-negative sizes and fewer than 2^31 elements";
     if (input.n != vertical.n || input.h != vertical.h + vertical.c - 1 || input.w != vertical.w + vertical.c - 1)
         return "sepconv: input must have shape [N,C,H+K-1,W+K-1] for kernels [N,K,H,W]";
     if (output != Shape4{input.n, input.c, vertical.h, vertical.w})

@@ -23,6 +23,8 @@ int softsplat_host(void const* const* inputs, int64_t const* shapes, void* outpu
     if (char const* message = softsplat_check(shape_at(shapes, 0), shape_at(shapes, 1),
             inputs[2] != nullptr ? &metric_shape : nullptr, shape_at(shapes, 3), mode, eps, &p))
         return fail(error, kInvalidArgument, message);
+    if (shape_at(shapes, 3).empty())
+        return kOk;
     if (inputs[0] == nullptr || inputs[1] == nullptr || output == nullptr)
         return fail(error, kInvalidArgument, "softsplat: input, flow and output must not be null");
     auto const* input = static_cast<T const*>(inputs[0]);

@@ -12,6 +12,12 @@ namespace
 // 32 threads along x: a warp reads 32 consecutive pixels of every plane.
 dim3 const kBlock(32, 8);
 
+// softsplat_scatter's addition policy on the GPU: sources landing on one target add atomically.
+struct AtomicAdd
+{
+    __device__ __forceinline__ void operator()(float* address, float value) const { atomicAdd(address, value); }
+};
+
 template <typename T>
 __global__ void __launch_bounds__(256) softsplat_splat_kernel(T const* __restrict__ input, T const* __restrict__ flow,
     T const* __restrict__ metric, float* __restrict__ accumulator, SoftsplatProblem p)
@@ -41,16 +47,19 @@ cudaError_t launch_softsplat(T const* input, Shape4 input_shape, T const* flow, 
 {
     SoftsplatProblem p;
     dim3 grid;
-    if (softsplat_check(input_shape, flow_shape, metric != nullptr ? &metric_shape : nullptr, output_shape, mode, eps, &p)
-        || input == nullptr || flow == nullptr || output == nullptr || workspace == nullptr
+    if (softsplat_check(input_shape, flow_shape, metric != nullptr ? &metric_shape : nullptr, output_shape, mode, eps, &p))
+        return cudaErrorInvalidValue;
+    if (output_shape.empty())
+        return cudaSuccess;
+    if (input == nullptr || flow == nullptr || output == nullptr || workspace == nullptr
         || workspace_bytes < softsplat_workspace_bytes(p) || !pixel_grid(p.width, p.height, p.batch, kBlock, &grid))
         return cudaErrorInvalidValue;
     auto* accumulator = static_cast<float*>(workspace);
     cudaError_t const cleared = cudaMemsetAsync(accumulator, 0, softsplat_workspace_bytes(p), stream);
     if (cleared != cudaSuccess)
         return cleared;
-    softsplat_splat_kernel<T><<<grid, kBlock, 0, stream>>>(input, flow, metric, accumulator, p);
-    softsplat_normalise_kernel<T><<<grid, kBlock, 0, stream>>>(accumulator, output, p);
+    VFI_LAUNCH(softsplat_splat_kernel<T>, grid, kBlock, 0, stream)(input, flow, metric, accumulator, p);
+    VFI_LAUNCH(softsplat_normalise_kernel<T>, grid, kBlock, 0, stream)(accumulator, output, p);
     return cudaGetLastError();
 }
 
@@ -73,6 +82,11 @@ int softsplat_cuda(void const* const* inputs, int64_t const* shapes, void* outpu
     if (char const* message = softsplat_parse_mode(mode_name, &mode))
         return fail(error, kInvalidArgument, message);
     Shape4 const input = shape_at(shapes, 0);
+    Shape4 const metric = shape_at(shapes, 2);
+    SoftsplatProblem p;
+    if (char const* message = softsplat_check(input, shape_at(shapes, 1), inputs[2] != nullptr ? &metric : nullptr,
+            shape_at(shapes, 3), mode, eps, &p))
+        return fail(error, kInvalidArgument, message);
     size_t const bytes = softsplat_workspace_bytes(input);
     void* workspace = nullptr;
     cudaError_t result = cudaMallocAsync(&workspace, bytes, stream);

@@ -77,7 +77,7 @@ inline size_t softsplat_workspace_bytes(SoftsplatProblem const& p)
 // Enough for any mode with an input of shape `input`.
 inline size_t softsplat_workspace_bytes(Shape4 input)
 {
-    return input.positive() ? sizeof(float) * static_cast<size_t>(input.n) * (input.c + 1) * input.h * input.w : 0;
+    return input.nonnegative() ? sizeof(float) * static_cast<size_t>(input.n) * (input.c + 1) * input.h * input.w : 0;
 }
 
 // nullptr when the shapes fit the op (and *problem is filled in), else what is wrong.
@@ -86,9 +86,12 @@ inline char const* softsplat_check(Shape4 input, Shape4 flow, Shape4 const* metr
     SoftsplatMode mode, float eps, SoftsplatProblem* problem)
 {
     if (!input.fits())
-        return "softsplat: input must have shape [N,C,H,W] with positive sizes and fewer than 2^31 elements";
+        return "softsplat: input must have shape [N,C,H,W] with non-negative sizes and fewer than 2^31 elements";
     if (flow != Shape4{input.n, 2, input.h, input.w})
         return "softsplat: flow must have shape [N,2,H,W] with the input's N, H and W";
+    // With C = 1 the flow is the largest tensor: its offsets must fit too.
+    if (!flow.fits())
+        return "softsplat: flow [N,2,H,W] would have 2^31 elements or more";
     if (softsplat_uses_metric(mode))
     {
         if (metric == nullptr)
@@ -201,7 +204,8 @@ VFI_HOST_DEVICE void softsplat_source(T const* input, T const* flow, T const* me
 }
 
 // Writes output pixel (n, pixel) from the accumulator: A / (B + eps) for the normalised modes.
-// One reciprocal per pixel serves all channels (at most 1 ulp from a division per channel).
+// A division per channel, not one reciprocal per pixel: 1 / (B + eps) overflows to infinity where
+// |B + eps| < 2^-126 while A / (B + eps) stays finite.
 template <typename T>
 VFI_HOST_DEVICE void softsplat_normalise(
     float const* accumulator, T* output, SoftsplatProblem const& p, int n, int pixel)
@@ -209,23 +213,16 @@ VFI_HOST_DEVICE void softsplat_normalise(
     int const plane = p.height * p.width;
     float const* splatted = accumulator + (n * p.accumulator_channels()) * plane + pixel;
     T* out = output + (n * p.channels) * plane + pixel;
-    float const scale = p.normalised() ? 1.0f / (splatted[p.channels * plane] + p.eps) : 1.0f;
+    float const denominator = p.normalised() ? splatted[p.channels * plane] + p.eps : 1.0f;
     for (int c = 0; c < p.channels; ++c)
-        out[c * plane] = from_float<T>(splatted[c * plane] * scale);
+        out[c * plane] = from_float<T>(p.normalised() ? splatted[c * plane] / denominator : splatted[c * plane]);
 }
 
-// The addition policies of softsplat_scatter.
+// The CPU's addition policy of softsplat_scatter (the GPU's, atomic, is in softsplat_kernel.cu).
 struct PlainAdd
 {
     VFI_HOST_DEVICE void operator()(float* address, float value) const { *address += value; }
 };
-
-#if defined(__CUDACC__)
-struct AtomicAdd
-{
-    __device__ __forceinline__ void operator()(float* address, float value) const { atomicAdd(address, value); }
-};
-#endif
 
 #if defined(VFI_WITH_CUDA)
 // Zeroes `workspace` (softsplat_workspace_bytes) and runs both passes on `stream`. `metric` is

@@ -89,13 +89,15 @@ int32_t SoftSplatPlugin::enqueue(PluginTensorDesc const* inputDesc, PluginTensor
 
 PluginFieldCollection const* SoftSplatPlugin::getFieldsToSerialize() noexcept
 {
-    char const* const mode = softsplat_mode_name(mMode);
-    mSerialized = {
-        PluginField{"mode", mode, PluginFieldType::kCHAR, static_cast<int32_t>(std::strlen(mode) + 1)},
-        PluginField{"eps", &mEps, PluginFieldType::kFLOAT32, 1},
-    };
-    mSerializedCollection = PluginFieldCollection{static_cast<int32_t>(mSerialized.size()), mSerialized.data()};
-    return &mSerializedCollection;
+    return guarded(kName, static_cast<PluginFieldCollection const*>(nullptr), [&] {
+        char const* const mode = softsplat_mode_name(mMode);
+        mSerialized = {
+            PluginField{"mode", mode, PluginFieldType::kCHAR, static_cast<int32_t>(std::strlen(mode) + 1)},
+            PluginField{"eps", &mEps, PluginFieldType::kFLOAT32, 1},
+        };
+        mSerializedCollection = PluginFieldCollection{static_cast<int32_t>(mSerialized.size()), mSerialized.data()};
+        return static_cast<PluginFieldCollection const*>(&mSerializedCollection);
+    });
 }
 
 IPluginCreatorV3One& softsplat_plugin_creator()
