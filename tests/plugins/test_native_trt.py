@@ -15,10 +15,10 @@ import pytest
 import torch
 from test_ops import SAMPLE_CASES, scaled_error
 
-from vfi.export.onnx import op_model
-from vfi.plugins import OPS, get_op, native
+from vfi.plugins import OPS, native, one_node_engines
 
 pytestmark = [pytest.mark.gpu, pytest.mark.trt]
+LOAD_TIMEOUT_S = 120  # loading takes seconds; a subprocess still loading after this is taken as hung
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,80 +30,9 @@ def _plugin_library() -> str:
     return str(native.library_path("trt", toolchain))
 
 
-@functools.lru_cache(maxsize=None)
-def _registry():
-    import tensorrt as trt
-
-    registry = trt.get_plugin_registry()
-    assert registry.load_library(_plugin_library()) is not None
-    return registry
-
-
-@functools.lru_cache(maxsize=None)
-def _logger_and_runtime():
-    """One logger and runtime for the session: they outlive every engine."""
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
-    return logger, trt.Runtime(logger)
-
-
-def _group(case) -> tuple:
-    """Cases with the same attributes and present inputs can share an engine."""
-    return tuple(sorted(case.attrs.items())), tuple(t is not None for t in case.inputs())
-
-
-@functools.lru_cache(maxsize=None)
-def _engine(op_name: str, group: tuple, dtype: torch.dtype):
-    """An engine for the op's cases in `group`, deserialised from its serialised plan."""
-    import tensorrt as trt
-
-    _registry()
-    op = get_op(op_name)
-    attrs, present = dict(group[0]), group[1]
-    shapes = [
-        [tuple(t.shape) for t in case.inputs() if t is not None]
-        for case in op.spec.sample_cases()
-        if _group(case) == group
-    ]
-    model = op_model(op, attrs, present, dtype)
-    del model.functions[:]  # no function body: the parser imports the node as our plugin
-    logger, runtime = _logger_and_runtime()
-    builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(model.SerializeToString()):
-        errors = [str(parser.get_error(i).desc()) for i in range(parser.num_errors)]
-        raise AssertionError(f"the ONNX parser failed: {errors}")
-    config = builder.create_builder_config()
-    profile = builder.create_optimization_profile()
-    names = [t.name for t, given in zip(op.spec.inputs, present) if given]
-    for i, name in enumerate(names):
-        per_case = [s[i] for s in shapes]
-        low = tuple(min(dims) for dims in zip(*per_case))
-        high = tuple(max(dims) for dims in zip(*per_case))
-        profile.set_shape(name, low, per_case[0], high)
-    config.add_optimization_profile(profile)
-    plan = builder.build_serialized_network(network, config)
-    assert plan is not None, "the engine build failed (see the TensorRT log above)"
-    engine = runtime.deserialize_cuda_engine(bytes(plan))
-    assert engine is not None, "the serialised engine did not deserialise"
-    return engine
-
-
 def _run_engine(op, case, inputs, dtype):
-    engine = _engine(op.name, _group(case), dtype)
-    context = engine.create_execution_context()
-    inputs = [None if t is None else t.to(dtype).cuda().contiguous() for t in inputs]
-    for spec, tensor in zip(op.spec.inputs, inputs):
-        if tensor is not None:
-            context.set_input_shape(spec.name, tuple(tensor.shape))
-            context.set_tensor_address(spec.name, tensor.data_ptr())
-    output = torch.empty(tuple(context.get_tensor_shape(op.spec.output.name)), dtype=dtype, device="cuda")
-    context.set_tensor_address(op.spec.output.name, output.data_ptr())
-    assert context.execute_async_v3(torch.cuda.current_stream().cuda_stream)
-    torch.cuda.current_stream().synchronize()
-    return output.cpu()
+    _plugin_library()  # skips with the reason where the library cannot be built
+    return one_node_engines.run(op, case, inputs, dtype)
 
 
 @pytest.mark.parametrize("op,case", SAMPLE_CASES)
@@ -130,7 +59,11 @@ def test_fp16_engine_error_is_bounded_by_fp32_error(op, case):
 
 @pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])
 def test_loaded_creator_declares_the_spec_attributes(op):
-    creator = _registry().get_creator(op.spec.plugin_name, op.spec.plugin_version, op.spec.plugin_namespace)
+    import tensorrt as trt
+
+    _plugin_library()
+    one_node_engines.tensorrt_session()  # loads the library once per process
+    creator = trt.get_plugin_registry().get_creator(op.spec.plugin_name, op.spec.plugin_version, op.spec.plugin_namespace)
     assert creator is not None
     assert [f.name for f in creator.field_names] == [a.name for a in op.spec.attrs]
 
@@ -147,5 +80,11 @@ assert all(registry.get_creator(*n) is not None for n in names), "not registered
 assert registry.load_library({_plugin_library()!r}) is not None, "load_library failed after dlopen"
 assert all(registry.get_creator(*n) is not None for n in names), "not registered after load_library"
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # A deadlock in loadLibrary (the library registers its creators from a static constructor and
+    # withdraws them inside getCreators()) must fail this test, not hang the run.
+    try:
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=LOAD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as expired:
+        stderr = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) else expired.stderr or ""
+        pytest.fail(f"dlopen then load_library did not finish in {LOAD_TIMEOUT_S} s (a deadlock in loadLibrary?); stderr: {stderr}")
     assert result.returncode == 0, result.stderr

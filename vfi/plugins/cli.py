@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vfi.plugins import native
+from vfi.plugins import native, selftest
 
 
 def add_arguments(parser) -> None:
@@ -23,9 +23,17 @@ def add_arguments(parser) -> None:
         "--compile-check", action="store_true", help="also compile the plugin sources against the TensorRT headers alone"
     )
     build.add_argument("--jobs", type=int, help="parallel compile jobs (default: CPU count)")
+    selftest_parser = sub.add_parser(
+        "selftest",
+        help="every op through every native layer this machine has (CPU harness, emulated kernels, GPU kernels, "
+        "TensorRT plugin lifecycle, engines) against the reference; the first command to run after install",
+    )
+    selftest.add_arguments(selftest_parser)
 
 
 def run(args) -> int:
+    if args.plugins_command == "selftest":
+        return selftest.run(args)
     try:
         toolchain = native.find_toolchain(
             args.trt_root, args.trt_include, args.trt_lib, args.cuda_arch, args.compile_check

@@ -218,15 +218,20 @@ def format_table(results: dict) -> str:
 
 
 def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
-    """Our CUDA kernels against the PyTorch reference on the same GPU, fp32 and fp16, with the
-    kernels' achieved bandwidth: the bytes of the inputs and the output (each moved once at
-    least) over the kernel time, next to the device's peak."""
+    """Our CUDA kernels against the PyTorch reference on the same GPU, fp32 and fp16, and against
+    the papers' CuPy kernels where CuPy and $VFI_UPSTREAM_DIR are there, with the kernels'
+    achieved bandwidth: the bytes of the inputs and the output (each moved once at least) over the
+    kernel time, next to the device's peak and its measured copy bandwidth."""
     import torch
 
     from vfi.plugins import OPS, native
+    from vfi.runtime.bench_upstream import upstream_kernels
+
+    upstream, upstream_missing = upstream_kernels()
 
     device = torch.cuda.current_device()
     peak = _peak_bandwidth(device)
+    copy = _copy_bandwidth(repeats)
     rows = []
     for op in OPS:
         if op_names and op.name not in op_names:
@@ -240,16 +245,28 @@ def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
                     with torch.no_grad():
                         reference_ms = _cuda_median_ms(lambda: op.reference(*inputs, **case.attrs), repeats)
                     io_bytes = sum(t.numel() * t.element_size() for t in (*inputs, output) if t is not None)
+                    upstream_ms, upstream_error = None, upstream_missing.get(op.name)
+                    if op.name in upstream:
+                        try:
+                            with torch.no_grad():
+                                upstream_ms = _cuda_median_ms(lambda: upstream[op.name](inputs, case.attrs), repeats)
+                        except Exception as error:  # e.g. a kernel of theirs without fp16
+                            upstream_error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
                     rows.append({
                         "op": op.name, "case": case.name, "height": height, "width": width,
                         "dtype": str(dtype).removeprefix("torch."),
                         "kernel_ms": kernel_ms, "reference_ms": reference_ms,
                         "speedup_kernel_vs_reference": reference_ms / kernel_ms,
                         "kernel_gb_per_s": io_bytes / kernel_ms / 1e6,
+                        "share_of_copy_bandwidth": io_bytes / kernel_ms / 1e6 / copy,
+                        "upstream_ms": upstream_ms,
+                        "speedup_kernel_vs_upstream": upstream_ms / kernel_ms if upstream_ms else None,
+                        "upstream_unavailable": upstream_error,
                     })
     env = environment()
     env["gpu"] = torch.cuda.get_device_name(device)
     env["gpu_peak_gb_per_s"] = peak / 1e9 if peak else None
+    env["gpu_copy_gb_per_s"] = copy
     return {"environment": env, "repeats": repeats, "results": rows}
 
 
@@ -267,6 +284,17 @@ def _cuda_median_ms(call, repeats: int) -> float:
         end.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
+
+
+def _copy_bandwidth(repeats: int) -> float:
+    """What a device-to-device copy of 1 GiB achieves, in GB/s (bytes read plus bytes written):
+    the practical ceiling a memory-bound kernel is measured against."""
+    import torch
+
+    source = torch.empty(1 << 28, dtype=torch.float32, device="cuda")
+    target = torch.empty_like(source)
+    milliseconds = _cuda_median_ms(lambda: target.copy_(source), repeats)
+    return 2 * source.numel() * source.element_size() / milliseconds / 1e6
 
 
 def _peak_bandwidth(device: int) -> float | None:
@@ -291,12 +319,12 @@ def _peak_bandwidth(device: int) -> float | None:
 def format_cuda_table(results: dict) -> str:
     env = results["environment"]
     peak = env["gpu_peak_gb_per_s"]
-    peak_text = f" (peak {peak:.0f} GB/s)" if peak else ""
+    peak_text = f" (peak {peak:.0f} GB/s, copy {env['gpu_copy_gb_per_s']:.0f} GB/s)" if peak else f" (copy {env['gpu_copy_gb_per_s']:.0f} GB/s)"
     lines = [
         f"{env['date']}  {env['gpu']}{peak_text}  torch {env['torch']}  vfi {env['vfi']} ({env['commit']})",
         "",
         f"{'op':<10} {'case':<10} {'size':>9} {'dtype':<8}| {'kernel ms':>9} {'reference ms':>12} | "
-        f"{'ref/kernel':>10} | {'kernel GB/s':>11} {'% peak':>6}",
+        f"{'ref/kernel':>10} {'upstream/kernel':>15} | {'kernel GB/s':>11} {'% peak':>6} {'% copy':>6}",
     ]
     lines.append("-" * len(lines[-1]))
     for row in results["results"]:
@@ -304,6 +332,14 @@ def format_cuda_table(results: dict) -> str:
         lines.append(
             f"{row['op']:<10} {row['case']:<10} {row['height']:>4}x{row['width']:<4} {row['dtype']:<8}| "
             f"{row['kernel_ms']:>9.3f} {row['reference_ms']:>12.3f} | "
-            f"{row['speedup_kernel_vs_reference']:>9.1f}x | {row['kernel_gb_per_s']:>11.1f} {share}"
+            f"{row['speedup_kernel_vs_reference']:>9.1f}x {_ratio(row.get('speedup_kernel_vs_upstream')):>15} | "
+            f"{row['kernel_gb_per_s']:>11.1f} {share} "
+            f"{100 * row['share_of_copy_bandwidth']:>6.1f}"
         )
+    missing = {row["op"]: row["upstream_unavailable"] for row in results["results"] if row.get("upstream_unavailable")}
+    lines += [f"upstream {op}: {why}" for op, why in missing.items()]
     return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.1f}x" if value else "-"
