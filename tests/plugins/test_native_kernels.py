@@ -6,13 +6,12 @@ new test code.
 
 from __future__ import annotations
 
-import functools
 
 import pytest
 import torch
 from test_ops import SAMPLE_CASES, WORKED_EXAMPLES, scaled_error
 
-from vfi.plugins import OPS, get_op, native
+from vfi.plugins import OPS, native, sample_reference
 
 COMPONENTS = [
     pytest.param("host", id="host"),
@@ -32,20 +31,10 @@ def _run(op, inputs, attrs, component):
     return native.run(op, moved, attrs, component).cpu()
 
 
-@functools.lru_cache(maxsize=None)
-def _reference(op_name: str, case_name: str, inputs_dtype: torch.dtype, compute_dtype: torch.dtype):
-    """The reference on the case's inputs in `inputs_dtype`, computed in `compute_dtype`: cached,
-    because the large cases take seconds and every component compares against the same values."""
-    op = get_op(op_name)
-    case = next(c for c in op.spec.sample_cases() if c.name == case_name)
-    inputs = tuple(None if t is None else t.to(compute_dtype) for t in case.inputs(inputs_dtype))
-    return op.reference(*inputs, **case.attrs)
-
-
 @pytest.mark.parametrize("op,case", SAMPLE_CASES)
 @pytest.mark.parametrize("component", COMPONENTS)
-def test_fp32_kernel_matches_reference(component, op, case):
-    expected = _reference(op.name, case.name, torch.float32, torch.float32)
+def test_fp32_kernel_matchessample_reference(component, op, case):
+    expected = sample_reference(op.name, case.name, torch.float32, torch.float32)
     actual = _run(op, case.inputs(torch.float32), case.attrs, component)
     assert actual.dtype == torch.float32
     assert scaled_error(actual, expected) <= op.spec.tolerance.fp32
@@ -56,13 +45,13 @@ def test_fp32_kernel_matches_reference(component, op, case):
 def test_fp16_kernel_error_is_bounded_by_fp32_error(component, op, case):
     """OPS.md: the fp16 kernel's error vs an fp64 reference is at most a small multiple of the fp32
     kernel's error plus a floor; both see the same fp16-representable inputs."""
-    exact = _reference(op.name, case.name, torch.float16, torch.float64)
+    exact = sample_reference(op.name, case.name, torch.float16, torch.float64)
     inputs16 = case.inputs(torch.float16)
     error32 = scaled_error(_run(op, tuple(None if t is None else t.float() for t in inputs16), case.attrs, component), exact)
     actual16 = _run(op, inputs16, case.attrs, component)
     assert actual16.dtype == torch.float16
     tol = op.spec.tolerance
-    assert scaled_error(actual16, exact) <= tol.fp16_factor * error32 + tol.fp16_floor
+    assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
 @pytest.mark.parametrize("op,example", WORKED_EXAMPLES)

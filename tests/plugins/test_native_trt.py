@@ -54,7 +54,7 @@ def test_fp16_engine_error_is_bounded_by_fp32_error(op, case):
     actual16 = _run_engine(op, case, inputs16, torch.float16)
     assert actual16.dtype == torch.float16
     tol = op.spec.tolerance
-    assert scaled_error(actual16, exact) <= tol.fp16_factor * error32 + tol.fp16_floor
+    assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
 @pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])

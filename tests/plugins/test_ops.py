@@ -89,7 +89,7 @@ def test_fp16_error_is_bounded_by_fp32_error(impl, op, case):
     actual16 = run(op, inputs16, case.attrs)
     assert actual16.dtype == torch.float16
     tol = op.spec.tolerance
-    assert scaled_error(actual16, exact) <= tol.fp16_factor * error32 + tol.fp16_floor
+    assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
 @pytest.mark.parametrize("op", OP_PARAMS)

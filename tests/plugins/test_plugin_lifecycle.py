@@ -19,7 +19,7 @@ import torch
 from test_native_build import _trt_include_dirs
 from test_ops import SAMPLE_CASES
 
-from vfi.plugins import OPS, get_op, native
+from vfi.plugins import OPS, get_op, native, sample_reference
 from vfi.plugins.spec import scaled_error
 
 # Larger cases only take longer here (the emulation runs one OS thread per CUDA thread): the
@@ -30,15 +30,11 @@ INCLUDE_DIRS = _trt_include_dirs()
 OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
 
 
-def _output_shape(op, inputs, attrs):
-    return tuple(op.function(*(None if t is None else t.to("meta") for t in inputs), **attrs).shape)
-
-
 def _small(case_params):
     small = []
     for param in case_params:
         op, case = param.values
-        n, _, h, w = _output_shape(op, case.inputs(), case.attrs)
+        n, _, h, w = op.output_shape(case.inputs(), case.attrs)
         if n * h * w <= PIXEL_LIMIT:
             small.append(param)
     return small
@@ -57,24 +53,16 @@ def _lifecycle(include_dir, op, inputs, attrs, output_shape=None, invalid=None):
     missing = toolchain.missing("lifecycle")
     if missing:
         pytest.skip(f"the TensorRT plugin lifecycle driver cannot be built here: {missing}")
-    shape = output_shape or _output_shape(op, inputs, attrs)
+    shape = output_shape or op.output_shape(inputs, attrs)
     return native.run_plugin_lifecycle(op, inputs, attrs, shape, toolchain=toolchain, invalid=invalid)
-
-
-@functools.lru_cache(maxsize=None)
-def _reference(op_name: str, case_name: str, inputs_dtype: torch.dtype, compute_dtype: torch.dtype):
-    op = get_op(op_name)
-    case = next(c for c in op.spec.sample_cases() if c.name == case_name)
-    inputs = tuple(None if t is None else t.to(compute_dtype) for t in case.inputs(inputs_dtype))
-    return op.reference(*inputs, **case.attrs)
 
 
 @pytest.mark.parametrize("op,case", SMALL_CASES)
 @pytest.mark.parametrize("include_dir", INCLUDE_DIRS)
-def test_fp32_plugin_lifecycle_matches_reference(include_dir, op, case):
+def test_fp32_plugin_lifecycle_matchessample_reference(include_dir, op, case):
     actual = _lifecycle(include_dir, op, case.inputs(torch.float32), case.attrs)
     assert actual.dtype == torch.float32
-    assert scaled_error(actual, _reference(op.name, case.name, torch.float32, torch.float32)) <= op.spec.tolerance.fp32
+    assert scaled_error(actual, sample_reference(op.name, case.name, torch.float32, torch.float32)) <= op.spec.tolerance.fp32
 
 
 @pytest.mark.parametrize("op,case", SMALL_CASES)
@@ -82,21 +70,21 @@ def test_fp32_plugin_lifecycle_matches_reference(include_dir, op, case):
 def test_fp16_plugin_lifecycle_error_is_bounded_by_fp32_error(include_dir, op, case):
     """The bound of test_native_kernels.py: the fp16 plugin's error against an fp64 reference is at
     most fp16_factor x the fp32 plugin's error on the same fp16-representable inputs + fp16_floor."""
-    exact = _reference(op.name, case.name, torch.float16, torch.float64)
+    exact = sample_reference(op.name, case.name, torch.float16, torch.float64)
     inputs16 = case.inputs(torch.float16)
     inputs32 = tuple(None if t is None else t.float() for t in inputs16)
     error32 = scaled_error(_lifecycle(include_dir, op, inputs32, case.attrs), exact)
     actual16 = _lifecycle(include_dir, op, inputs16, case.attrs)
     assert actual16.dtype == torch.float16
     tol = op.spec.tolerance
-    assert scaled_error(actual16, exact) <= tol.fp16_factor * error32 + tol.fp16_floor
+    assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
 def _first_case(op, mode=None):
     """The op's first sample case (of softsplat `mode` when given): inputs, attrs, output shape."""
     case = next(c for c in op.spec.sample_cases() if mode is None or c.attrs.get("mode") == mode)
     inputs = case.inputs()
-    return inputs, case.attrs, _output_shape(op, inputs, case.attrs)
+    return inputs, case.attrs, op.output_shape(inputs, case.attrs)
 
 
 # Attribute values createPlugin must refuse: (op, mode of the case whose inputs serve, the bad

@@ -1,5 +1,9 @@
 """The custom ops. OPS is the registry every layer and every parity test iterates over."""
 
+import functools
+
+import torch
+
 from vfi.plugins import softsplat
 from vfi.plugins import sepconv
 from vfi.plugins import adacof
@@ -17,3 +21,13 @@ def get_op(name: str):
         if name in (op.spec.name, op.spec.onnx_op_type):
             return op
     raise KeyError(f"unknown op {name!r}; known: {', '.join(op.spec.name for op in OPS)}")
+
+
+@functools.lru_cache(maxsize=None)
+def sample_reference(op_name: str, case_name: str, inputs_dtype: torch.dtype, compute_dtype: torch.dtype):
+    """The reference on a sample case's inputs in `inputs_dtype`, computed in `compute_dtype`:
+    cached, because the large cases take seconds and every layer compares with the same values."""
+    op = get_op(op_name)
+    case = next(c for c in op.spec.sample_cases() if c.name == case_name)
+    inputs = tuple(None if t is None else t.to(compute_dtype) for t in case.inputs(inputs_dtype))
+    return op.reference(*inputs, **case.attrs)

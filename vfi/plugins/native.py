@@ -305,12 +305,11 @@ def run(op, inputs: tuple, attrs: dict, component: str = "host"):
     import torch
 
     tensors = tuple(None if t is None else t.contiguous() for t in inputs)
-    # The output's shape from the op's fake (meta) implementation, which also validates.
-    meta = op.function(*(None if t is None else t.to("meta") for t in tensors), **attrs)
+    shape = op.output_shape(tensors, attrs)
     present = next(t for t in tensors if t is not None)
     if component == "emulated":
-        return run_emulated(op, tensors, attrs, tuple(meta.shape))
-    output = torch.empty(meta.shape, dtype=present.dtype, device=present.device)
+        return run_emulated(op, tensors, attrs, shape)
+    output = torch.empty(shape, dtype=present.dtype, device=present.device)
     call(op, component, tensors, output, attrs)
     return output
 

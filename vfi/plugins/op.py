@@ -26,3 +26,8 @@ class Op:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def output_shape(self, inputs: tuple, attrs: dict) -> tuple:
+        """The output's shape for these inputs, from the op's fake (meta) implementation, which
+        also validates them."""
+        return tuple(self.function(*(None if t is None else t.to("meta") for t in inputs), **attrs).shape)

@@ -13,7 +13,6 @@ on the same fp16-representable inputs + fp16_floor.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import os
@@ -25,7 +24,7 @@ from typing import Callable
 
 import torch
 
-from vfi.plugins import OPS, native
+from vfi.plugins import OPS, native, sample_reference
 from vfi.plugins.spec import scaled_error
 
 DTYPES = (torch.float32, torch.float16)
@@ -50,10 +49,6 @@ class Row:
     bound: float | None = None  # the tolerance at the worst case (fp16: that case's bound)
     seconds: float = 0.0  # in the layer (fp16: its fp32 and fp16 runs), not the reference
     failures: list[str] = field(default_factory=list)
-
-
-def _output_shape(op, inputs, attrs) -> tuple:
-    return tuple(op.function(*(None if t is None else t.to("meta") for t in inputs), **attrs).shape)
 
 
 def _native_layer(name: str, component: str) -> Layer:
@@ -123,16 +118,6 @@ def layers(trt_includes: list[str]) -> list[Layer]:
     ]
 
 
-@functools.lru_cache(maxsize=None)
-def _reference(op_name: str, case_name: str, inputs_dtype: torch.dtype, compute_dtype: torch.dtype):
-    from vfi.plugins import get_op
-
-    op = get_op(op_name)
-    case = next(c for c in op.spec.sample_cases() if c.name == case_name)
-    inputs = tuple(None if t is None else t.to(compute_dtype) for t in case.inputs(inputs_dtype))
-    return op.reference(*inputs, **case.attrs)
-
-
 def check(layer: Layer, op, dtype: torch.dtype, case_filter: Callable | None = None) -> Row:
     """Every sample case of `op` through `layer` in `dtype`."""
     row = Row(op.name, layer.name, str(dtype).removeprefix("torch."), "pass")
@@ -155,17 +140,17 @@ def check(layer: Layer, op, dtype: torch.dtype, case_filter: Callable | None = N
         try:
             if dtype == torch.float32:
                 inputs = case.inputs(torch.float32)
-                error = scaled_error(timed(inputs, _output_shape(op, inputs, case.attrs)),
-                                     _reference(op.name, case.name, torch.float32, torch.float32))
+                error = scaled_error(timed(inputs, op.output_shape(inputs, case.attrs)),
+                                     sample_reference(op.name, case.name, torch.float32, torch.float32))
                 bound = tol.fp32
             else:
                 inputs16 = case.inputs(torch.float16)
-                shape = _output_shape(op, inputs16, case.attrs)
-                exact = _reference(op.name, case.name, torch.float16, torch.float64)
+                shape = op.output_shape(inputs16, case.attrs)
+                exact = sample_reference(op.name, case.name, torch.float16, torch.float64)
                 as_fp32 = tuple(None if t is None else t.float() for t in inputs16)
                 error32 = scaled_error(timed(as_fp32, shape), exact)
                 error = scaled_error(timed(inputs16, shape), exact)
-                bound = tol.fp16_factor * error32 + tol.fp16_floor
+                bound = tol.fp16_bound(error32)
         except (native.NativeError, ValueError, OSError) as problem:
             row.failures.append(f"{case.name}: {str(problem).splitlines()[0]}")
             continue

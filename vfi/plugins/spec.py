@@ -48,6 +48,10 @@ class Tolerance:
     fp16_factor: float = 2.0
     fp16_floor: float = 1e-3
 
+    def fp16_bound(self, fp32_error: float) -> float:
+        """The allowed fp16 error, given the same implementation's fp32 error on the same inputs."""
+        return self.fp16_factor * fp32_error + self.fp16_floor
+
 
 @dataclass(frozen=True)
 class SampleCase:
