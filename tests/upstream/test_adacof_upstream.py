@@ -4,7 +4,7 @@
 `compressed_adacof_net` / `compressed_adacof_net_f11d2` against tding1/CDFI
 `models/compressed_adacof.py`. Each upstream network is imported from its own source and built,
 loaded and fed as its official inference script does (AdaCoF `interpolate_twoframe.py` /
-`TestModule.py`: `models.Model(args)`, `torch.load(...)['state_dict']`, `model.load(...)`; CDFI
+`TestModule.py`: `models.Model(args)`, the checkpoint's `['state_dict']`, `model.load(...)`; CDFI
 `mytest.py`: `make_model(args).cuda()`, `model.load_state_dict(checkpoint['state_dict'])`; both
 feed `transforms.ToTensor()` of the PIL image, i.e. RGB in [0, 1], and pad/crop inside `forward`).
 Only the CuPy sampler `cupy_module.adacof.FunctionAdaCoF` is replaced, by `official_sampler`
@@ -82,7 +82,7 @@ class ReplacedAdaCoF:
 def upstream_model(name: str, repo: Path, checkpoint: Path, replaced: ReplacedAdaCoF) -> torch.nn.Module:
     _, model_name, size, dilation = CASES[name]
     args = argparse.Namespace(gpu_id=0, model=model_name, kernel_size=size, dilation=dilation)
-    # Both scripts: checkpoint = torch.load(path); then load checkpoint['state_dict'] strictly.
+    # Both scripts load the checkpoint file, then its ['state_dict'] strictly.
     state = torch.load(checkpoint, map_location=torch.device("cpu"), weights_only=True)["state_dict"]
     with upstream_modules(repo, "models", "cupy_module.adacof") as (models, adacof), cuda_calls_stay_on_cpu():
         adacof.FunctionAdaCoF = replaced

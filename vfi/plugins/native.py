@@ -299,9 +299,10 @@ _DTYPE_SUFFIXES = {"float32": "f32", "float16": "f16"}
 
 
 def run(op, inputs: tuple, attrs: dict, component: str = "host"):
-    """The op computed by its CPU harness (component "host") or CUDA kernels ("cuda") on torch
-    tensors (CPU or CUDA tensors respectively, one dtype, float32 or float16); inputs in spec
-    order, None for an absent optional one."""
+    """The op computed by its CPU harness (component "host"), its CUDA kernels ("cuda") or those
+    kernels on the CPU emulation ("emulated", see run_emulated) on torch tensors (CUDA tensors for
+    "cuda", CPU tensors otherwise; one dtype, float32 or float16); inputs in spec order, None for
+    an absent optional one."""
     import torch
 
     tensors = tuple(None if t is None else t.contiguous() for t in inputs)

@@ -101,10 +101,10 @@ def _trt_layer() -> Layer:
     missing = native.find_toolchain().missing("trt")
     from vfi.plugins import one_node_engines
 
-    return Layer("trt", missing, lambda op, case, inputs, shape: one_node_engines.run(op, case, inputs, inputs_dtype(inputs)))
+    return Layer("trt", missing, lambda op, case, inputs, shape: one_node_engines.run(op, case, inputs, _dtype_of(inputs)))
 
 
-def inputs_dtype(inputs) -> torch.dtype:
+def _dtype_of(inputs) -> torch.dtype:
     return next(t for t in inputs if t is not None).dtype
 
 
