@@ -118,6 +118,41 @@ def test_the_model_runs_through_the_runtime(tmp_path):
     assert methods["classic"]["mean_psnr"] > methods["blend"]["mean_psnr"] + 5
 
 
+def test_video_triplets_are_the_odd_frames_between_their_neighbours(tmp_path, capsys):
+    from vfi.runtime.eval import video_triplets
+    from vfi.runtime.synthetic import write_mp4
+
+    frames = [np.full((16, 24, 3), 20 * k, np.uint8) for k in range(7)]
+    clip = write_mp4(frames, tmp_path / "ramp.mp4", crf=0)
+    triplets = video_triplets(clip)
+    assert [name for name, _ in triplets] == ["ramp/00001", "ramp/00003", "ramp/00005"]
+    first, second, truth = triplets[1][1]()
+    # frames 2, 4 and 3 (lossless H.264 but 4:2:0 through YUV: grey survives within a level or two)
+    np.testing.assert_allclose([np.median(f) for f in (first, second, truth)], [40, 80, 60], atol=2)
+    (_, read), *_ = video_triplets(clip, (12, 8))
+    assert read()[0].shape == (8, 12, 3)
+    for k, frame in enumerate(frames[:5]):
+        save(tmp_path / "numbered", f"{k:05d}.png", frame)
+    out = tmp_path / "r.json"
+    assert main(["eval", "--baseline", "blend", "--video", str(tmp_path / "numbered"), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["methods"]["blend"]
+    assert list(results["sequences"]) == ["numbered/00001", "numbered/00003"]
+    assert results["mean_psnr"] > 45  # the blend of a linear ramp is its middle frame, up to rounding
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--video", "{tmp}/missing.mp4"], "missing.mp4: no such file or folder"),
+    (["--video", "{tmp}/noise.mp4"], "noise.mp4: not a readable video"),
+    (["--video", "{tmp}/noise.mp4", "--size", "big"], "--size: expected WxH"),
+    (["--data", "{tmp}", "--size", "32x32"], "--size goes with --video"),
+])
+def test_bad_video_arguments_are_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "noise.mp4").write_bytes(b"\x00" * 100)
+    assert main(["eval", "--baseline", "blend", *(a.format(tmp=tmp_path) for a in args)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vfi eval: error:") and message in line
+
+
 @pytest.mark.data
 @pytest.mark.slow
 def test_middlebury_quality_of_classic_and_the_baselines(data_dir, tmp_path):

@@ -219,7 +219,8 @@ def _interrupt(tmp_path: Path, *extra: str, signals: int = 1) -> tuple[subproces
                    "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("toy_models.py")), "interpolate", str(source),
-         str(tmp_path / "out.mp4"), "--model", "toy_blend", "--batch-size", "1", "--codec", "ffv1", *extra],
+         str(tmp_path / "out.mp4"), "--model", "toy_blend", "--backend", "torch",  # the delay is in PyTorch code
+         "--batch-size", "1", "--codec", "ffv1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
     )
     deadline = time.monotonic() + 120

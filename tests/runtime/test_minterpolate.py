@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vfi.runtime.bench_minterpolate import decode
-from vfi.runtime.minterpolate import interpolate_stream, midpoint
-from vfi.runtime.synthetic import Scene, write_mp4
+from vfi.runtime.minterpolate import midpoint
+from vfi.runtime.synthetic import Scene
 
 
 def test_midpoint_is_a_motion_compensated_frame():
@@ -22,13 +21,6 @@ def test_midpoint_is_a_motion_compensated_frame():
         return 10 * math.log10(255**2 / np.mean((a.astype(float) - truth.astype(float)) ** 2))
 
     assert psnr(middle) > psnr(np.rint((frame0.astype(float) + frame1) / 2)) + 2
-
-
-def test_stream_doubles_the_rate(tmp_path):
-    frames, rate = decode(write_mp4(Scene(64, 48).frames(6), tmp_path / "c.mp4"), None)
-    # Every input frame and one between each pair, except after the second-last frame, where the
-    # filter stops (81 frames of car-turn.mp4 give 159).
-    assert interpolate_stream(frames, rate, 2) == 2 * 6 - 3
 
 
 @pytest.mark.data

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,17 +54,22 @@ def export_module(
     level = registration_log.level
     registration_log.setLevel(logging.ERROR)
     try:
-        program = torch.onnx.export(
-            module,
-            args,
-            dynamo=True,
-            input_names=input_names,
-            output_names=output_names,
-            dynamic_shapes=dynamic_shapes,
-            custom_translation_table=translation_table(),
-            opset_version=opset,
-            verbose=False,
-        )
+        with warnings.catch_warnings():
+            # Two notices torch 2.13 prints on every export, about its own internals: H and W sharing
+            # one constraint is what model_io asks for; the pytree deprecation is inside torch.export.
+            warnings.filterwarnings("ignore", r"# The axis name: .* will not be used", UserWarning)
+            warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+            program = torch.onnx.export(
+                module,
+                args,
+                dynamo=True,
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_shapes=dynamic_shapes,
+                custom_translation_table=translation_table(),
+                opset_version=opset,
+                verbose=False,
+            )
     finally:
         registration_log.setLevel(level)
     model = strip_exporter_metadata(attach_functions(program.model_proto))

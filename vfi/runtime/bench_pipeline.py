@@ -12,14 +12,12 @@ the pipeline adds, the wall-clock ratio what a user waits.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_INPUT = Path(os.environ.get("VFI_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data")) / "videos" / "car-turn.mp4"
 
 
 def add_parser(subparsers) -> None:
@@ -27,15 +25,15 @@ def add_parser(subparsers) -> None:
     from vfi.runtime.video import CODECS, DEFAULT_CODEC
 
     parser = subparsers.add_parser("pipeline", help="`vfi interpolate` frames per second vs inference alone")
-    parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, help=f"video (default {DEFAULT_INPUT})")
+    parser.add_argument("--input", type=Path, help="video (default: a generated 640x360 clip of 81 frames)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", help=f"registered model (default {DEFAULT_MODEL})")
     source.add_argument("--onnx", type=Path, help="ONNX file (ort backend)")
     source.add_argument("--engine", type=Path, help="TensorRT engine (trt backend)")
     parser.add_argument("--backend", choices=["torch", "ort", "trt"])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: as `vfi interpolate` chooses")
     parser.add_argument("--threads", type=int, help="CPU threads for torch / ONNX Runtime")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=int, help=f"default {DEFAULT_BATCH_SIZE}, or the number of streams if more")
     parser.add_argument("--factor", type=int, default=2)
     parser.add_argument("--codec", choices=list(CODECS), default=DEFAULT_CODEC)
     parser.add_argument("--repeats", type=int, default=3, help="alternating timed runs of each (default 3)")
@@ -45,25 +43,29 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from vfi.runtime.bench import environment
     from vfi.runtime.interpolator import Interpolator
+    from vfi.runtime.synthetic import write_bench_clip
 
     interpolator = Interpolator(
         args.model, args.backend, onnx=args.onnx, engine=args.engine, device=args.device, threads=args.threads,
         batch_size=args.batch_size,
     )
-    frames, rate = decode_all(args.input)
-    inference, pipeline = [], []
-    time_inference(interpolator, frames[:2], rate, args.factor)  # warm-up: allocations, lazy initialisation
-    for _ in range(args.repeats):
-        seconds, outputs = time_inference(interpolator, frames, rate, args.factor)
-        inference.append(seconds)
-        pipeline.append(time_pipeline(interpolator, args.input, args.factor, args.codec, outputs))
+    with tempfile.TemporaryDirectory(prefix="vfi-bench-") as scratch:
+        source = args.input if args.input is not None else write_bench_clip(Path(scratch) / "generated.mp4")
+        frames, rate = decode_all(source)
+        inference, pipeline = [], []
+        time_inference(interpolator, frames[:2], rate, args.factor)  # warm-up: allocations, lazy initialisation
+        for _ in range(args.repeats):
+            seconds, outputs = time_inference(interpolator, frames, rate, args.factor)
+            inference.append(seconds)
+            pipeline.append(time_pipeline(interpolator, source, args.factor, args.codec, outputs))
     wall = {name: statistics.median(s["wall"] for s in runs) for name, runs in (("inference", inference), ("pipeline", pipeline))}
     cpu = {name: statistics.median(s["cpu"] for s in runs) for name, runs in (("inference", inference), ("pipeline", pipeline))}
     results = {
         "environment": environment(),
-        "input": str(args.input),
+        "input": str(args.input) if args.input is not None else "generated (vfi.runtime.synthetic.write_bench_clip)",
         "model": interpolator.describe(),
-        "batch_size": args.batch_size,
+        "path": interpolator.path,
+        "batch_size": interpolator.batch_size,
         "factor": args.factor,
         "codec": args.codec,
         "input_frames": len(frames),

@@ -20,6 +20,7 @@ EXIT_INTERRUPTED = 130
 
 def add_arguments(parser) -> None:
     from vfi.runtime.backends import BACKENDS
+    from vfi.runtime.choice import MAX_STREAMS
     from vfi.runtime.interpolator import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEFAULT_SCENE_THRESHOLD
     from vfi.runtime.video import CODECS, DEFAULT_CODEC, DEFAULT_MAX_PIXELS
 
@@ -34,15 +35,20 @@ def add_arguments(parser) -> None:
     model.add_argument("--weights", type=Path, help="checkpoint or .safetensors for --model (default: seeded random weights)")
     model.add_argument("--seed", type=int, default=0, help="seed of the random weights without --weights")
     backend = parser.add_argument_group("backend")
-    backend.add_argument("--backend", choices=BACKENDS, help="default: torch for --model, ort for --onnx, trt for --engine")
-    backend.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    backend.add_argument("--backend", choices=BACKENDS,
+                         help="default: the fastest here (--model: torch on a CUDA GPU, else ort on its cached ONNX export); "
+                         "ort for --onnx, trt for --engine")
+    backend.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when PyTorch sees a CUDA GPU, else cpu")
     backend.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="torch backend only")
     backend.add_argument("--provider", choices=["cpu", "cuda", "tensorrt"], help="ONNX Runtime execution provider")
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
-    backend.add_argument("--threads", type=int, help="CPU threads for torch / ONNX Runtime (default: theirs)")
-    backend.add_argument("--streams", type=int, default=1,
-                         help="ort backend: concurrent inferences, each on a share of the batch (CPU: e.g. --streams 2 --threads 1 on 2 cores)")
-    backend.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help=f"frames per inference (default {DEFAULT_BATCH_SIZE})")
+    backend.add_argument("--threads", type=int,
+                         help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own)")
+    backend.add_argument("--streams", type=int,
+                         help=f"ort backend: concurrent inferences, each on a share of the batch (default on a CPU: one per "
+                         f"usable core, at most {MAX_STREAMS}; else 1)")
+    backend.add_argument("--batch-size", type=int,
+                         help=f"frames per inference (default {DEFAULT_BATCH_SIZE}, or the number of streams if more)")
     timing = parser.add_argument_group("timing")
     rate = timing.add_mutually_exclusive_group()
     rate.add_argument("--factor", type=int, help="output rate = N × input rate (default 2)")
@@ -108,7 +114,7 @@ def _images(interpolator, path0: str, path1: str, output: str, t: float) -> int:
         raise VfiError(f"{path0} is {frame0.shape[3]}x{frame0.shape[2]} but {path1} is {frame1.shape[3]}x{frame1.shape[2]}")
     (middle,) = interpolator.interpolate_float(frame0[0].numpy(), frame1[0].numpy(), t)
     write_rgb(torch.from_numpy(middle).unsqueeze(0), output)
-    print(f"wrote {output} (t={t}, {interpolator.describe()})", file=sys.stderr)
+    print(f"wrote {output} (t={t}, {interpolator.describe()}; path: {interpolator.path})", file=sys.stderr)
     return 0
 
 

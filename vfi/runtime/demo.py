@@ -18,8 +18,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, default=DEFAULT_FOLDER,
                         help=f"folder for the two videos, created if missing (default ./{DEFAULT_FOLDER})")
     parser.add_argument("--model", help=f"a registered model (default {DEFAULT_MODEL})")
-    parser.add_argument("--backend", choices=["torch", "ort"], help="default torch")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch / ONNX Runtime (default: theirs)")
+    parser.add_argument("--backend", choices=["torch", "ort"], help="default: the fastest here, as `vfi interpolate`")
+    parser.add_argument("--threads", type=int, help="CPU threads per inference (default as `vfi interpolate`)")
     parser.add_argument("--factor", type=int, default=2, help="output rate = factor × input rate (default 2)")
     parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help=f"length of the clip (default {DEFAULT_FRAMES})")
     parser.add_argument("--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", metavar="WxH",

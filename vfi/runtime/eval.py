@@ -3,10 +3,14 @@
     vfi eval --model classic --data ../shared/data/middlebury --baseline blend --baseline minterpolate
     vfi eval --model sepconv_net --weights network-l1.pytorch --data DIR --json results.json
     vfi eval --model classic --onnx classic.onnx --data DIR
+    vfi eval --model classic --video clip.mp4 --size 320x180 --baseline minterpolate
 
 A triplet is a folder holding two frames and the ground-truth frame halfway between them, in one
 of the LAYOUTS below (PNG, or JPEG with the same names); DATA may be a triplet itself or hold
-triplets in folders at any depth. Every method interpolates t = 0.5; its output is clamped and
+triplets in folders at any depth. With --video (a video file, or a folder of numbered frames) the
+triplets come from the clip itself: frames 2k and 2k+2 are the inputs and frame 2k+1 the truth, as
+if the clip had been shot at half its rate (real footage with its real motion, camera and all;
+--size scales the frames first, e.g. to the low resolutions of UCF101). Every method interpolates t = 0.5; its output is clamped and
 rounded to 8-bit RGB as the runtime writes frames and compared with the ground truth over the
 full frame: PSNR (peak 255) and SSIM (`vfi.runtime.metrics.ssim_uint8`, scikit-image's defaults,
 the convention of published tables).
@@ -48,7 +52,11 @@ def add_arguments(parser) -> None:
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--weights", type=Path, help="checkpoint or .safetensors for --model (PyTorch)")
     weights.add_argument("--onnx", type=Path, help="an ONNX file exported from --model, run in ONNX Runtime (CPU)")
-    parser.add_argument("--data", type=Path, required=True, help="a triplet folder, or a folder holding triplet folders")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", type=Path, help="a triplet folder, or a folder holding triplet folders")
+    data.add_argument("--video", type=Path,
+                      help="a video, or a folder of numbered frames: every odd frame is the truth between its neighbours")
+    parser.add_argument("--size", metavar="WxH", help="--video: scale the frames to this size first (Lanczos), e.g. 320x180")
     parser.add_argument("--baseline", action="append", choices=BASELINES, default=[],
                         help="also evaluate this baseline (repeatable)")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch / ONNX Runtime (default: theirs)")
@@ -60,11 +68,17 @@ def run(args) -> int:
         raise EvalError("nothing to evaluate: give --model NAME and/or --baseline")
     if args.model is None and (args.weights or args.onnx):
         raise EvalError("--weights and --onnx go with --model")
-    triplets = find_triplets(args.data)
+    if args.size and args.video is None:
+        raise EvalError("--size goes with --video")
+    if args.video is not None:
+        triplets = video_triplets(args.video, parse_size(args.size) if args.size else None)
+    else:
+        triplets = [(name, _reader(paths)) for name, paths in find_triplets(args.data)]
     methods = [(name, baseline_method(name)) for name in dict.fromkeys(args.baseline)]
     if args.model is not None:
         methods.append(model_method(args.model, args.weights, args.onnx, args.threads))
-    results = evaluate(triplets, methods, args.data)
+    source = args.video if args.video is not None else args.data
+    results = evaluate(triplets, methods, f"{source}{f' at {args.size}' if args.size else ''}")
     print(format_table(results))
     if args.json:
         write_json(results, args.json)
@@ -89,6 +103,75 @@ def find_triplets(data: Path) -> list[tuple[str, tuple[Path, Path, Path]]]:
         expected = "; ".join(", ".join(layout) for layout in LAYOUTS)
         raise EvalError(f"{data}: no triplet folders found (expected one of these sets of frames: {expected})")
     return found
+
+
+def _reader(paths: tuple[Path, Path, Path]):
+    """A function reading the triplet `paths` as HxWx3 uint8 arrays of one size."""
+
+    def read():
+        frames = [read_uint8(p) for p in paths]
+        if not frames[0].shape == frames[1].shape == frames[2].shape:
+            sizes = ", ".join(f"{p.name} {f.shape[1]}x{f.shape[0]}" for p, f in zip(paths, frames))
+            raise EvalError(f"{paths[0].parent}: the frames differ in size ({sizes})")
+        return frames
+
+    return read
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise EvalError(f"--size: expected WxH such as 320x180, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise EvalError(f"--size: the width and height must be positive, got {text}")
+    return width, height
+
+
+def video_triplets(path: Path, size: tuple[int, int] | None = None) -> list:
+    """(name, reader) of the triplets (frame 2k, frame 2k+2, truth frame 2k+1) of a video or of a
+    folder of numbered frames (sorted by name): the clip at half its rate, interpolated back to full
+    rate. Frames are scaled to `size` (W, H) first when given."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+        frames = [_scaled(read_uint8(p), size) for p in files]
+        sizes = {f.shape for f in frames}
+        if len(sizes) > 1:
+            raise EvalError(f"{path}: the frames differ in size ({', '.join(f'{s[1]}x{s[0]}' for s in sorted(sizes))})")
+    else:
+        frames = _decode_video(path, size)
+    if len(frames) < 3:
+        raise EvalError(f"{path}: {len(frames)} frame(s); a triplet needs 3")
+    return [
+        (f"{path.stem}/{k + 1:05d}", lambda k=k: (frames[k], frames[k + 2], frames[k + 1]))
+        for k in range(0, len(frames) - 2, 2)
+    ]
+
+
+def _scaled(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None or (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    import av
+
+    picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+    return picture.reformat(*size, format="rgb24", interpolation="LANCZOS").to_ndarray()
+
+
+def _decode_video(path: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
+    import av
+
+    if not path.is_file():
+        raise EvalError(f"{path}: no such file or folder")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return [
+                frame.reformat(*(size or (frame.width, frame.height)), format="rgb24", interpolation="LANCZOS").to_ndarray()
+                for frame in container.decode(stream)
+            ]
+    except (av.FFmpegError, IndexError) as exc:
+        raise EvalError(f"{path}: not a readable video ({exc})") from exc
 
 
 def read_uint8(path: Path) -> np.ndarray:
@@ -125,16 +208,14 @@ def model_method(model: str, weights: Path | None, onnx: Path | None, threads: i
     return label, lambda frame0, frame1: interpolator.interpolate(frame0, frame1, MIDPOINT)
 
 
-def evaluate(triplets, methods, data: Path) -> dict:
+def evaluate(triplets, methods, data: str) -> dict:
+    """Scores of every method on every triplet, (name, reader of (frame0, frame1, truth))."""
     from vfi.runtime.bench import environment
     from vfi.runtime.metrics import psnr, ssim_uint8
 
     scores = {label: {} for label, _ in methods}
-    for name, paths in triplets:
-        frame0, frame1, truth = (read_uint8(p) for p in paths)
-        if not frame0.shape == frame1.shape == truth.shape:
-            sizes = ", ".join(f"{p.name} {f.shape[1]}x{f.shape[0]}" for p, f in zip(paths, (frame0, frame1, truth)))
-            raise EvalError(f"{paths[0].parent}: the frames differ in size ({sizes})")
+    for name, read in triplets:
+        frame0, frame1, truth = read()
         for label, method in methods:
             output = method(frame0, frame1)
             scores[label][name] = {"psnr": psnr(output, truth, 255.0), "ssim": ssim_uint8(output, truth)}

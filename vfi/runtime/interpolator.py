@@ -15,6 +15,10 @@ default; measured: consecutive frames of car-turn.mp4 ≤ 0.043 and of the Middl
 ≤ 0.030, while pairs of unrelated Middlebury scenes ≥ 0.128), output frames between the two are
 repeats of the earlier frame instead of warps across the cut.
 
+Path: whatever backend, device, threads, streams and batch size the caller leaves open is chosen
+for this machine by vfi.runtime.choice (on a CPU, a registered model runs from its cached ONNX
+export in ONNX Runtime, one stream per core); `Interpolator.path` says what was chosen and why.
+
 Frame sizes: the models pad to their own multiples internally; frames smaller than a backend's
 minimum size are edge-padded here and cropped back, so the output has the input's size.
 """
@@ -30,6 +34,7 @@ import numpy as np
 
 from vfi.errors import VfiError
 from vfi.runtime.backends import Backend, open_backend
+from vfi.runtime.choice import choose_path
 
 DEFAULT_MODEL = "classic"  # the weight-free default model
 DEFAULT_BATCH_SIZE = 4
@@ -83,6 +88,7 @@ class Request:
 class Interpolator:
     """Frame interpolation with one model on one backend:
 
+        interp = vfi.Interpolator()                         # classic, on the fastest path here
         interp = vfi.Interpolator(model="adacof_net")       # or onnx=…, engine=…; backend=…
         middle = interp.interpolate(frame0, frame1, t=0.5)  # HxWx3 uint8 (or uint16) RGB arrays
         summary = interp.process_video("in.mp4", "out.mp4", factor=2)
@@ -96,26 +102,32 @@ class Interpolator:
         weights: str | Path | None = None,
         onnx: str | Path | None = None,
         engine: str | Path | None = None,
-        device: str = "cpu",
+        device: str | None = None,
         precision: str = "fp32",
         provider: str | None = None,
         plugins: str | Path | None = None,
         threads: int | None = None,
-        streams: int = 1,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        streams: int | None = None,
+        batch_size: int | None = None,
         scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD,
         seed: int = 0,
     ):
         if model is None and onnx is None and engine is None:
             model = DEFAULT_MODEL
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise VfiError(f"batch size must be at least 1, got {batch_size}")
         if scene_threshold is not None and not 0 < scene_threshold <= 1:
             raise VfiError(f"scene-cut threshold must be in (0, 1], got {scene_threshold}")
-        self.batch_size, self.scene_threshold = batch_size, scene_threshold
+        path = choose_path(
+            model=model, onnx=onnx, engine=engine, backend=backend, device=device, precision=precision, provider=provider,
+            threads=threads, streams=streams, batch_size=batch_size, weights=weights, seed=seed,
+            default_batch_size=DEFAULT_BATCH_SIZE,
+        )
+        self.batch_size, self.scene_threshold = path.batch_size, scene_threshold
+        self.path = path.reason  # the backend, device and threads chosen, and why
         self.backend: Backend = open_backend(
-            backend, model=model, weights=weights, onnx=onnx, engine=engine, device=device, precision=precision,
-            provider=provider, plugins=plugins, threads=threads, streams=streams, seed=seed,
+            path.backend, model=path.model, weights=path.weights, onnx=path.onnx, engine=engine, device=path.device,
+            precision=precision, provider=provider, plugins=plugins, threads=path.threads, streams=path.streams, seed=seed,
         )
         self.backend.activate()
         self.inferences = 0  # model evaluations (frames), for reports

@@ -25,6 +25,10 @@ DEFAULT_SIZE = (480, 272)  # width, height (even, for 4:2:0 video)
 DEFAULT_FRAMES = 24
 DEFAULT_RATE = Fraction(12)
 DEFAULT_CRF = 16  # close to lossless, so the demo's input shows the clip, not the codec
+# The benchmarks' input when none is given: the size, length and rate of car-turn.mp4.
+BENCH_SIZE = (640, 360)
+BENCH_FRAMES = 81
+BENCH_RATE = Fraction(25)
 
 
 def texture(rng: np.random.Generator, height: int, width: int, scales=(1.5, 4.0, 12.0)) -> np.ndarray:
@@ -148,3 +152,9 @@ def write_mp4(frames: list[np.ndarray], path: str | os.PathLike, rate: Fraction 
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_bench_clip(path: str | os.PathLike) -> Path:
+    """The benchmarks' default input (BENCH_SIZE, BENCH_FRAMES at BENCH_RATE, scene seed 0)."""
+    scene = Scene(*BENCH_SIZE, seed=0, frames=BENCH_FRAMES)
+    return write_mp4(scene.frames(BENCH_FRAMES), path, BENCH_RATE)

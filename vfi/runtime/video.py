@@ -99,6 +99,7 @@ class VideoSummary:
     input: str
     output: str
     model: str
+    path: str = ""  # the backend, device and threads chosen, and why (Interpolator.path)
     input_rate: str = ""
     output_rate: str = ""
     width: int = 0
@@ -133,7 +134,8 @@ class VideoSummary:
         return (
             f"{self.input} → {self.output}: {self.width}x{self.height} {self.input_rate} → {self.output_rate} fps with "
             f"{self.model}{' (partial)' if self.partial else ''}\n"
-            f"  frames: decoded {self.decoded}, written {self.written} of {self.expected} "
+            + (f"  path: {self.path}\n" if self.path else "")
+            + f"  frames: decoded {self.decoded}, written {self.written} of {self.expected} "
             f"(original {self.original}, interpolated {self.interpolated}, repeated at cuts {self.repeated_at_cuts}, "
             f"nearest input {self.nearest_input}); scene cuts {self.scene_cuts}; lost {self.lost}\n"
             f"  duration: input {_seconds(self.input_duration_s)}, output {_seconds(self.output_duration_s)}; "
@@ -668,6 +670,7 @@ class _Run:
             input="stdin" if input == PIPE else input,
             output="stdout" if output == PIPE else output,
             model=interpolator.describe(),
+            path=interpolator.path,
         )
         self.pipeline = Pipeline()
         self.decoded: queue.Queue = queue.Queue(QUEUE_SIZE)

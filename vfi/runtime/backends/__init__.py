@@ -100,7 +100,8 @@ def open_backend(
     seed: int = 0,
 ) -> Backend:
     """The backend for exactly one of `model` (a registered name), `onnx` (a file) or `engine` (a
-    TensorRT engine); `backend` defaults to torch, ort and trt respectively."""
+    TensorRT engine); `backend` defaults to torch, ort and trt respectively. (vfi.Interpolator
+    chooses the backend and settings for the machine first: vfi.runtime.choice.)"""
     sources = [name for name, value in (("model", model), ("onnx", onnx), ("engine", engine)) if value is not None]
     if len(sources) != 1:
         raise BackendError(f"give exactly one of --model, --onnx, --engine (got {', '.join(sources) or 'none'})")
@@ -125,12 +126,12 @@ def open_backend(
     if backend == "ort":
         if engine is not None:
             raise BackendError("the ort backend runs ONNX files, not TensorRT engines: use --backend trt with --engine")
+        if onnx is None:
+            raise BackendError("the ort backend runs ONNX files: pass --onnx FILE (vfi.Interpolator exports a registered "
+                               "model itself, once, into vfi's cache)")
         from vfi.runtime.backends.ort import OrtBackend
 
-        return OrtBackend(
-            onnx=onnx, model=model, weights=weights, seed=seed, device=device, provider=provider, plugins=plugins,
-            threads=threads, streams=streams,
-        )
+        return OrtBackend(onnx, device=device, provider=provider, plugins=plugins, threads=threads, streams=streams)
     if engine is None:
         raise BackendError("the trt backend runs engines: pass --engine FILE (build one with `vfi build MODEL.onnx -o FILE`)")
     from vfi.runtime.backends.trt import TrtBackend

@@ -1,4 +1,5 @@
-"""The ort backend: an ONNX file (or a registered model exported in memory) in ONNX Runtime.
+"""The ort backend: an ONNX file in ONNX Runtime (a registered model runs from its cached export,
+vfi.export.cache, which vfi.runtime.choice picks).
 
 Execution providers: `cpu` (always), `cuda` and `tensorrt` (onnxruntime-gpu). With `tensorrt`, our
 plugin library is handed to the TensorRT EP (`trt_extra_plugin_lib_paths`) so the `vfi::` nodes
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vfi.runtime.backends import Backend, BackendError, check_io, check_module_io, import_dependency, require_file
+from vfi.runtime.backends import Backend, BackendError, check_io, import_dependency, require_file
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -28,11 +29,8 @@ class OrtBackend(Backend):
 
     def __init__(
         self,
+        onnx: str | Path,
         *,
-        onnx: str | Path | None = None,
-        model: str | None = None,
-        weights: str | Path | None = None,
-        seed: int = 0,
         device: str = "cpu",
         provider: str | None = None,
         plugins: str | Path | None = None,
@@ -41,13 +39,8 @@ class OrtBackend(Backend):
     ):
         if streams < 1:
             raise BackendError(f"--streams must be at least 1, got {streams}")
-        self.onnx = require_file(onnx, "ONNX") if onnx is not None else None
-        if model is not None:
-            from vfi.models import get_card
-
-            get_card(model)  # an unknown name fails here, before any work
-        self.model, self.weights, self.seed = model, weights, seed
-        self.model_name = model or (self.onnx.stem if self.onnx else "?")
+        self.onnx = require_file(onnx, "ONNX")
+        self.model_name = self.onnx.stem
         provider = provider or ("cuda" if device == "cuda" else "cpu")
         if provider not in PROVIDERS:
             raise BackendError(f"unknown ONNX Runtime provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
@@ -74,16 +67,6 @@ class OrtBackend(Backend):
         ]
         return chain + ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def _model_bytes(self) -> bytes | str:
-        if self.onnx is not None:
-            return str(self.onnx)
-        from vfi.export.model import export_model
-        from vfi.models import build, get_card
-
-        card = get_card(self.model)
-        check_module_io(card, build(card, self.seed))  # before the export, which takes a while
-        return export_model(self.model, self.weights, self.seed).SerializeToString()
-
     def activate(self) -> None:
         ort = import_dependency("onnxruntime", "ort", "pip install onnxruntime (or onnxruntime-gpu)")
         options = ort.SessionOptions()
@@ -95,9 +78,9 @@ class OrtBackend(Backend):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.threads:
             options.intra_op_num_threads = self.threads
-        source = str(self.onnx) if self.onnx else f"model {self.model} exported to ONNX"
+        source = str(self.onnx)
         try:
-            session = ort.InferenceSession(self._model_bytes(), options, providers=self._providers(ort))
+            session = ort.InferenceSession(source, options, providers=self._providers(ort))
         except BackendError:
             raise
         except Exception as exc:  # ORT raises its own Fail / InvalidProtobuf / InvalidGraph classes
