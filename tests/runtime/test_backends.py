@@ -85,6 +85,8 @@ def test_backend_choice_and_its_errors(tmp_path):
         open_backend("torch", onnx=tmp_path / "x.onnx")
     with pytest.raises(BackendError, match="trt backend runs engines"):
         open_backend("trt", model="toy_blend")
+    with pytest.raises(BackendError, match="the ort backend runs ONNX files: pass --onnx"):
+        open_backend("ort", model="toy_blend")  # the Interpolator exports a model first (vfi.runtime.choice)
     with pytest.raises(BackendError, match="--weights goes with --model"):
         open_backend(onnx=tmp_path / "x.onnx", weights=tmp_path / "w.pth")
     with pytest.raises(BackendError, match="--precision fp16 applies to the torch backend"):
