@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,21 +20,29 @@ def temporary_sibling(path: Path, suffix: str) -> Path:
     return Path(name)
 
 
-def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write `data` to `path` through a temporary sibling renamed on success, so `path` is either
-    its old content or the complete new one."""
+@contextmanager
+def replaced_on_success(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary sibling of `path` to write, renamed onto `path` when the block succeeds and
+    removed when it fails, so `path` is either its old content or the complete new one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path, ".tmp")
+    tmp = temporary_sibling(path, suffix)
     try:
-        if isinstance(data, str):
-            tmp.write_text(data)
-        else:
-            tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write `data` to `path` through a temporary sibling renamed on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_on_success(path) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            tmp.write_bytes(data)
     return path
 
 

@@ -27,4 +27,4 @@ def test_demo_writes_both_videos_and_prints_their_paths(tmp_path):
 def test_demo_bad_size_is_one_line(tmp_path):
     result = run_vfi("demo", "-o", str(tmp_path), "--size", "big")
     assert result.returncode == 2
-    assert result.stderr.decode().strip() == "vfi demo: error: --size: expected WxH such as 480x272, got 'big'"
+    assert result.stderr.decode().strip() == "vfi demo: error: --size: expected WxH such as 1280x720, got 'big'"

@@ -53,7 +53,7 @@ def run(args) -> int:
         scratch = Path(scratch)
         source = args.input if args.input is not None else write_bench_clip(scratch / "generated.mp4")
         if args.size:
-            source = scaled_copy(source, parse_size(args.size), scratch / "scaled.mp4")
+            source = scaled_copy(source, even_size(args.size), scratch / "scaled.mp4")
         first_pair, size = first_frames(source)
         started = time.perf_counter()
         interpolator = Interpolator(
@@ -95,15 +95,13 @@ def run(args) -> int:
     return 0
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def even_size(text: str) -> tuple[int, int]:
     from vfi.errors import VfiError
+    from vfi.runtime.video import parse_size
 
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise VfiError(f"--size: expected WxH such as 1280x720, got {text!r}") from None
-    if width < 2 or height < 2 or width % 2 or height % 2:
-        raise VfiError(f"--size: 4:2:0 video needs an even width and height of at least 2, got {text}")
+    width, height = parse_size(text)
+    if width % 2 or height % 2:
+        raise VfiError(f"--size: 4:2:0 video needs an even width and height, got {text}")
     return width, height
 
 

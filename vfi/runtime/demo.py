@@ -32,12 +32,9 @@ def run(args) -> int:
     from vfi.errors import VfiError
     from vfi.runtime.interpolator import Interpolator
     from vfi.runtime.synthetic import Scene, write_mp4
-    from vfi.runtime.video import parse_rate
+    from vfi.runtime.video import parse_rate, parse_size
 
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise VfiError(f"--size: expected WxH such as 480x272, got {args.size!r}") from None
+    width, height = parse_size(args.size)
     if args.frames < 2:
         raise VfiError(f"--frames must be at least 2, got {args.frames}")
     rate = parse_rate(args.rate)

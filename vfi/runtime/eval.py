@@ -71,6 +71,8 @@ def run(args) -> int:
     if args.size and args.video is None:
         raise EvalError("--size goes with --video")
     if args.video is not None:
+        from vfi.runtime.video import parse_size
+
         triplets = video_triplets(args.video, parse_size(args.size) if args.size else None)
     else:
         triplets = [(name, _reader(paths)) for name, paths in find_triplets(args.data)]
@@ -116,16 +118,6 @@ def _reader(paths: tuple[Path, Path, Path]):
         return frames
 
     return read
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise EvalError(f"--size: expected WxH such as 320x180, got {text!r}") from None
-    if width < 1 or height < 1:
-        raise EvalError(f"--size: the width and height must be positive, got {text}")
-    return width, height
 
 
 def video_triplets(path: Path, size: tuple[int, int] | None = None) -> list:

@@ -81,43 +81,38 @@ def interpolate_file(source: str | os.PathLike, target: str | os.PathLike, facto
     format), to a temporary file renamed onto `target`; returns the number of frames written."""
     import av
 
-    from vfi.fileio import temporary_sibling
+    from vfi.fileio import replaced_on_success
     from vfi.runtime.video import DEFAULT_CODEC, EncoderOptions, encoder_options
 
     target = Path(target)
-    tmp = temporary_sibling(target, target.suffix)
-    try:
-        with av.open(str(source)) as reader, av.open(str(tmp), "w", format="mp4") as writer:
-            stream = reader.streams.video[0]
-            stream.thread_type = "AUTO"  # as vfi's decoder
-            rate = Fraction(stream.average_rate or stream.guessed_rate) * factor
-            context = stream.codec_context
-            graph = _graph(
-                {"width": context.width, "height": context.height, "format": context.format.name, "time_base": stream.time_base},
-                rate,
-                None,
-            )
-            output = writer.add_stream(DEFAULT_CODEC, rate=rate)
-            output.width, output.height, output.pix_fmt = context.width, context.height, context.format.name
-            output.time_base = output.codec_context.time_base = 1 / rate
-            output.options = encoder_options(DEFAULT_CODEC, EncoderOptions())
-            written = 0
+    with replaced_on_success(target, target.suffix) as tmp, av.open(str(source)) as reader, \
+            av.open(str(tmp), "w", format="mp4") as writer:
+        stream = reader.streams.video[0]
+        stream.thread_type = "AUTO"  # as vfi's decoder
+        rate = Fraction(stream.average_rate or stream.guessed_rate) * factor
+        context = stream.codec_context
+        graph = _graph(
+            {"width": context.width, "height": context.height, "format": context.format.name, "time_base": stream.time_base},
+            rate,
+            None,
+        )
+        output = writer.add_stream(DEFAULT_CODEC, rate=rate)
+        output.width, output.height, output.pix_fmt = context.width, context.height, context.format.name
+        output.time_base = output.codec_context.time_base = 1 / rate
+        output.options = encoder_options(DEFAULT_CODEC, EncoderOptions())
+        written = 0
 
-            def encode(frames) -> None:
-                nonlocal written
-                for frame in frames:
-                    frame.pts, frame.time_base = written, 1 / rate
-                    writer.mux(output.encode(frame))
-                    written += 1
+        def encode(frames) -> None:
+            nonlocal written
+            for frame in frames:
+                frame.pts, frame.time_base = written, 1 / rate
+                writer.mux(output.encode(frame))
+                written += 1
 
-            for frame in reader.decode(stream):
-                graph.push(frame)
-                encode(_pull_all(graph))
-            graph.push(None)
+        for frame in reader.decode(stream):
+            graph.push(frame)
             encode(_pull_all(graph))
-            writer.mux(output.encode(None))
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        graph.push(None)
+        encode(_pull_all(graph))
+        writer.mux(output.encode(None))
     return written

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling
+from vfi.fileio import replaced_on_success
 
 DEFAULT_SIZE = (480, 272)  # width, height (even, for 4:2:0 video)
 DEFAULT_FRAMES = 24
@@ -138,19 +138,13 @@ def write_mp4(frames: list[np.ndarray], path: str | os.PathLike, rate: Fraction 
         raise VfiError(f"{path}: 4:2:0 video needs an even width and height, got {width}x{height}")
     if not path.parent.is_dir():
         raise VfiError(f"{path}: the folder {path.parent} does not exist")
-    tmp = temporary_sibling(path, path.suffix)
-    try:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": str(crf)}
-            for pixels in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
-            container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replaced_on_success(path, path.suffix) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for pixels in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode(None))
     return path
 
 

@@ -160,6 +160,17 @@ def parse_rate(text: str) -> Fraction:
     return rate
 
 
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """A frame size (width, height) from "WxH", e.g. "1280x720"."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VfiError(f"{option}: expected WxH such as 1280x720, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise VfiError(f"{option}: the width and height must be positive, got {text}")
+    return width, height
+
+
 # -- input ------------------------------------------------------------------------------------
 
 
