@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Each stream holds its own intermediate tensors (classic at 1280×720: 0.58 GB peak resident for one
-# inference in ONNX Runtime, measured 2026-12-03): more streams
-# than this cost memory for little, since intra-op threads then share the remaining cores.
+# inference in ONNX Runtime, measured 2026-12-03): more streams than this cost memory for little,
+# since intra-op threads then share the remaining cores.
 MAX_STREAMS = 4
 
 
