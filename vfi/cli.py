@@ -26,8 +26,15 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors as one line, like every other vfi error (argparse's own print the usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vfi", description="Video frame interpolation: custom ops, ONNX export, TensorRT, runtime."
     )
     parser.add_argument("--version", action="version", version=f"vfi {vfi.__version__}")

@@ -197,7 +197,7 @@ def test_encoder_option_errors_come_before_any_work(tmp_path):
         process_video(blend(), source, tmp_path / "out.mp4", encoder=EncoderOptions(codec="ffv1", crf=20))
     with pytest.raises(VfiError, match="libx264 cannot encode pixel format rgb24"):
         process_video(blend(), source, tmp_path / "out.mp4", encoder=EncoderOptions(pix_fmt="rgb24"))
-    with pytest.raises(VfiError, match="factor must be an integer of at least 2"):
+    with pytest.raises(VfiError, match="--factor must be an integer from 2 to 256"):
         process_video(blend(), source, tmp_path / "out.mp4", factor=1)
     with pytest.raises(VfiError, match="not a frame rate"):
         process_video(blend(), source, tmp_path / "out.mp4", fps="fast")

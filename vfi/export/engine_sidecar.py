@@ -89,6 +89,7 @@ def read_sidecar(engine: str | os.PathLike) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in content]
     if missing:
         raise EngineSidecarError(f"{path}: engine sidecar lacks {', '.join(missing)}")
+    _check_types(path, content)
     digest = sha256_of(engine)
     if content["engine_sha256"] != digest:
         raise EngineSidecarError(
@@ -96,6 +97,21 @@ def read_sidecar(engine: str | os.PathLike) -> dict:
             f"recorded in {path.name}: the engine was changed or replaced after it was built; rebuild it"
         )
     return content
+
+
+def _check_types(path: Path, content: dict) -> None:
+    """The values the runtime computes with: hashes are strings, the profile holds [H, W] sizes."""
+    for key in ("engine_sha256", "onnx_sha256", "tensorrt_version", "gpu_name", "compute_capability"):
+        if not isinstance(content[key], str):
+            raise EngineSidecarError(f"{path}: engine sidecar's {key} is not a string: {content[key]!r}")
+    profile = content["profile"]
+    sizes = [profile.get(k) for k in ("min", "opt", "max")] if isinstance(profile, dict) else []
+    if not sizes or not all(
+        isinstance(size, list) and len(size) == 2 and all(type(v) is int and v > 0 for v in size) for size in sizes
+    ):
+        raise EngineSidecarError(
+            f"{path}: engine sidecar's profile is not {{\"min\": [H, W], \"opt\": [H, W], \"max\": [H, W]}}: {profile!r}"
+        )
 
 
 def verify_sidecar(engine: str | os.PathLike, environment: dict) -> dict:

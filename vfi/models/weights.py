@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -50,9 +51,13 @@ def read_state_dict(path: str | Path, layout: str) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # about pickle protocols, on files refused or loaded anyway
+            warnings.simplefilter("ignore", UserWarning)
+            content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, …
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+        # The first line: torch's weights-only refusals go on for a page about trusting the file.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason})") from exc
     if layout == WRAPPED and isinstance(content, dict) and "state_dict" in content:
         content = content["state_dict"]
     if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):

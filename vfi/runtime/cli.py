@@ -99,17 +99,17 @@ def _run(args, paths: list[str]) -> int:
     )
     with interpolator:
         if len(paths) == 3:
-            return _images(interpolator, *paths, args.t)
+            return _images(interpolator, *paths, args.t, args.max_pixels)
         return _video(interpolator, *paths, args)
 
 
-def _images(interpolator, path0: str, path1: str, output: str, t: float) -> int:
+def _images(interpolator, path0: str, path1: str, output: str, t: float, max_pixels: int) -> int:
     import torch
 
     from vfi.errors import VfiError
     from vfi.runtime.images import read_rgb, write_rgb
 
-    frame0, frame1 = read_rgb(path0), read_rgb(path1)
+    frame0, frame1 = read_rgb(path0, max_pixels), read_rgb(path1, max_pixels)
     if frame0.shape != frame1.shape:
         raise VfiError(f"{path0} is {frame0.shape[3]}x{frame0.shape[2]} but {path1} is {frame1.shape[3]}x{frame1.shape[2]}")
     (middle,) = interpolator.interpolate_float(frame0[0].numpy(), frame1[0].numpy(), t)
@@ -137,8 +137,9 @@ def _video(interpolator, input: str, output: str, args) -> int:
         return EXIT_INTERRUPTED
     if summary.lost:
         print(
-            f"vfi interpolate: error: {summary.lost} frames lost ({summary.skipped_input} input frames out of "
-            f"time order, {summary.expected - summary.written} output frames not written)", file=sys.stderr,
+            f"vfi interpolate: error: {summary.lost} frames lost ({summary.damaged_input} input frames damaged, "
+            f"{summary.skipped_input} out of time order, {summary.expected - summary.written} output frames not "
+            "written)", file=sys.stderr,
         )
         return EXIT_LOST
     return 0
@@ -153,7 +154,7 @@ def _bitrate(text: str | None) -> int | None:
     try:
         value = float(text[:-1]) * units[text[-1].lower()] if text[-1].lower() in units else float(text)
     except (ValueError, IndexError):
-        raise VfiError(f"not a bit rate: {text!r} (examples: 8M, 2500k, 800000)") from None
-    if value <= 0:
-        raise VfiError(f"the bit rate must be positive, got {text}")
+        raise VfiError(f"--bitrate: not a bit rate: {text!r} (examples: 8M, 2500k, 800000)") from None
+    if not 0 < value < 10**12:
+        raise VfiError(f"--bitrate: the bit rate must be positive and below 1T, got {text}")
     return int(value)

@@ -37,7 +37,7 @@ def run(args) -> int:
     width, height = parse_size(args.size)
     if args.frames < 2:
         raise VfiError(f"--frames must be at least 2, got {args.frames}")
-    rate = parse_rate(args.rate)
+    rate = parse_rate(args.rate, "--rate")
     folder = args.output_dir
     if folder.exists() and not folder.is_dir():
         raise VfiError(f"{folder}: exists and is not a folder")

@@ -9,26 +9,35 @@ import numpy as np
 import torch
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling
+from vfi.fileio import replaced_on_success
+
+
+DEFAULT_MAX_PIXELS = 7680 * 4320  # the largest frame accepted by default, video or image (8K)
 
 
 class ImageError(VfiError):
     pass
 
 
-def read_rgb(path: str | os.PathLike) -> torch.Tensor:
-    """The image at `path` as float32 RGB [1,3,H,W] in [0, 1]; grey and alpha are converted."""
+def read_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+    """The image at `path` as float32 RGB [1,3,H,W] in [0, 1]; grey and alpha are converted.
+    Images over `max_pixels` are refused from their header, before their pixels are decoded."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(f"{path}: {width}x{height} exceeds the limit of {max_pixels} pixels (--max-pixels)")
             if image.mode not in ("RGB", "L", "RGBA", "P", "LA"):
                 raise ImageError(f"{path}: unsupported pixel format {image.mode} (expected 8-bit RGB or grey)")
             pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, above ours unless --max-pixels raised it
+        raise ImageError(f"{path}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # Pillow's plugins raise all of these
         raise ImageError(f"{path}: not a readable image ({exc})") from exc
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255.0
 
@@ -45,13 +54,8 @@ def write_rgb(frame: torch.Tensor, path: str | os.PathLike) -> Path:
     from PIL import Image
 
     path = Path(path)
-    tmp = temporary_sibling(path, path.suffix)
-    try:
+    with replaced_on_success(path, path.suffix) as tmp:
         Image.fromarray(to_uint8(frame)).save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -115,9 +115,11 @@ class Interpolator:
         if model is None and onnx is None and engine is None:
             model = DEFAULT_MODEL
         if batch_size is not None and batch_size < 1:
-            raise VfiError(f"batch size must be at least 1, got {batch_size}")
+            raise VfiError(f"--batch-size must be at least 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise VfiError(f"--threads must be at least 1, got {threads}")
         if scene_threshold is not None and not 0 < scene_threshold <= 1:
-            raise VfiError(f"scene-cut threshold must be in (0, 1], got {scene_threshold}")
+            raise VfiError(f"--scene-threshold (the scene-cut threshold) must be in (0, 1], got {scene_threshold}")
         path = choose_path(
             model=model, onnx=onnx, engine=engine, backend=backend, device=device, precision=precision, provider=provider,
             threads=threads, streams=streams, batch_size=batch_size, weights=weights, seed=seed,

@@ -62,7 +62,7 @@ from vfi.runtime.interpolator import (
     thumbnail,
     to_integer,
 )
-from vfi.runtime.images import swscale_flags, video_frame_rgb
+from vfi.runtime.images import DEFAULT_MAX_PIXELS, swscale_flags, video_frame_rgb
 from vfi.runtime.progress import Progress
 
 PIPE = "-"
@@ -71,10 +71,17 @@ Y4M = "yuv4mpegpipe"
 # its own medium: at 640x360 medium costs 9.1 ms of CPU per frame, veryfast 3.4 ms for a 4 % larger
 # file (car-turn.mp4 at CRF 18), and encoding should not cost more than interpolating.
 CODECS = {"libx264": (18, "veryfast"), "libx265": (20, None), "libsvtav1": (30, None), "ffv1": (None, None)}
+# The CRF ranges and presets each encoder accepts (checked here: the encoders report a bad value in
+# their own log lines, after the output was opened).
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libsvtav1": (1, 63)}
+PRESETS = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS, "libsvtav1": tuple(str(p) for p in range(14))}
 DEFAULT_CODEC = "libx264"
 # Pixel formats y4m can carry, for pipe output.
 Y4M_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray", "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray10le")
-DEFAULT_MAX_PIXELS = 7680 * 4320
+# The output rate is at most this many times the input's: beyond it a short clip becomes millions
+# of frames (slow motion needs 8-32×).
+MAX_FACTOR = 256
 QUEUE_SIZE = 8  # items per queue: decoded frames (plus remuxed packets) and frames to encode
 _POLL_S = 0.1
 _HELD_PACKETS = 64
@@ -107,6 +114,8 @@ class VideoSummary:
     pix_fmt: str = ""
     decoded: int = 0  # input frames placed in time
     skipped_input: int = 0  # input frames whose timestamp was not after the previous one's
+    damaged_input: int = 0  # input frames that could not be read or decoded (damaged or truncated file)
+    damage: str = ""  # what was wrong with them
     expected: int = 0  # output timestamps
     original: int = 0  # output frames that are input frames (t = 0)
     interpolated: int = 0
@@ -124,7 +133,7 @@ class VideoSummary:
 
     @property
     def lost(self) -> int:
-        return self.expected - self.written + self.skipped_input
+        return self.expected - self.written + self.skipped_input + self.damaged_input
 
     def to_dict(self) -> dict:
         return {**asdict(self), "lost": self.lost}
@@ -138,6 +147,8 @@ class VideoSummary:
             + f"  frames: decoded {self.decoded}, written {self.written} of {self.expected} "
             f"(original {self.original}, interpolated {self.interpolated}, repeated at cuts {self.repeated_at_cuts}, "
             f"nearest input {self.nearest_input}); scene cuts {self.scene_cuts}; lost {self.lost}\n"
+            + (f"  damaged input: {self.damaged_input} frames lost ({self.damage})\n" if self.damaged_input else "")
+            + 
             f"  duration: input {_seconds(self.input_duration_s)}, output {_seconds(self.output_duration_s)}; "
             f"{self.elapsed_s:.1f} s ({fps:.1f} output fps)"
             + (f"\n  copied streams: {', '.join(self.remuxed_streams)}" if self.remuxed_streams else "")
@@ -149,15 +160,22 @@ def _seconds(value: float | None) -> str:
     return "?" if value is None else f"{value:.3f} s"
 
 
-def parse_rate(text: str) -> Fraction:
+def parse_rate(text: str, option: str = "--fps") -> Fraction:
     """A frame rate from "60", "59.94" or "60000/1001" (exact)."""
     try:
         rate = Fraction(text)
     except (ValueError, ZeroDivisionError):
-        raise VfiError(f"not a frame rate: {text!r} (examples: 60, 50, 60000/1001)") from None
+        raise VfiError(f"{option}: not a frame rate: {text!r} (examples: 60, 50, 60000/1001)") from None
     if rate <= 0:
-        raise VfiError(f"the frame rate must be positive, got {text}")
+        raise VfiError(f"{option}: the frame rate must be positive, got {text}")
+    if not storable_rate(rate):
+        raise VfiError(f"{option}: {text} cannot be stored in a video file (a fraction of integers below 2^31)")
     return rate
+
+
+def storable_rate(rate: Fraction) -> bool:
+    """Whether containers can hold `rate`: their time bases are 32-bit integer fractions."""
+    return rate.numerator <= _MAX_TIME_BASE and rate.denominator <= _MAX_TIME_BASE
 
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
@@ -194,12 +212,15 @@ class Source:
 
     def __init__(self, path: str, max_pixels: int):
         self.label = "stdin" if path == PIPE else path
-        self.container = _open_input(path, self.label)
+        self.container = _open_input(path, self.label, max_pixels)
         try:
             self._probe(max_pixels)
         except BaseException:
             self.container.close()
             raise
+        # A y4m file's frames all have the same size, so its size announces their number (once the
+        # first frame's size is known): FFmpeg ends a y4m input at a cut frame without an error.
+        self.y4m_body = _y4m_body_bytes(path) if self.container.format.name == Y4M and path != PIPE else None
 
     def _probe(self, max_pixels: int) -> None:
         if not self.container.streams:
@@ -207,9 +228,11 @@ class Source:
         if not self.container.streams.video:
             raise VideoError(f"{self.label}: no video stream ({', '.join(s.type for s in self.container.streams)})")
         self.stream = self.container.streams.video[0]
+        context = self.stream.codec_context
+        if context is None:
+            raise VideoError(f"{self.label}: its video stream cannot be decoded (unknown codec: damaged or unsupported file)")
         self.stream.thread_type = "AUTO"
         self.remux = [s for s in self.container.streams if s.type in ("audio", "subtitle")]
-        context = self.stream.codec_context
         self.width, self.height = context.width, context.height
         if self.width * self.height > max_pixels:
             raise VideoError(f"{self.label}: {self.width}x{self.height} frames exceed the limit of {max_pixels} pixels (--max-pixels)")
@@ -224,56 +247,150 @@ class Source:
         self.rate = Fraction(self.rate)
         self.time_base = Fraction(self.stream.time_base)
         self.frames = self.stream.frames  # 0 when the container does not say
+        self.duration = self._declared_duration()  # seconds, when the container says
         self.reached_end = False  # set by decode() when it read the whole file
+        self.undecodable = 0  # video packets the decoder rejected
+        self.read_error: str | None = None  # why reading stopped before the end of the file
+
+    def _declared_duration(self) -> Fraction | None:
+        if self.stream.duration:
+            return self.stream.duration * self.time_base
+        tag = self.stream.metadata.get("DURATION", "")  # Matroska's, as HH:MM:SS.fraction
+        hours, minutes, seconds = (tag.split(":") + ["", "", ""])[:3]
+        try:
+            return int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
+        except (ValueError, ZeroDivisionError):
+            return None
 
     def decode(self, out: queue.Queue, pipeline: Pipeline) -> None:
         """Decode every video frame into `out` (remuxed packets in between, in file order), then END.
-        The container stays open until its packets are muxed: they refer to its streams."""
+        The container stays open until its packets are muxed: they refer to its streams.
+        Damage does not stop it: a packet the decoder rejects is counted (`undecodable`) and skipped,
+        and unreadable container data ends the input there (`read_error`)."""
         index, last_time = 0, None
-        try:
-            for packet in self.container.demux([self.stream, *self.remux]):
-                if pipeline.stop_reading.is_set():
-                    break
-                if packet.stream is not self.stream:
-                    if packet.dts is not None:
-                        pipeline.put(out, packet)
-                    continue
-                for frame in packet.decode():
-                    if (frame.width, frame.height) != (self.width, self.height) or frame.format.name != self.pix_fmt:
-                        raise VideoError(
-                            f"{self.label}: frame {index} is {frame.width}x{frame.height} {frame.format.name}, "
-                            f"the stream started as {self.width}x{self.height} {self.pix_fmt}; "
-                            "a video whose format changes midway is not supported"
-                        )
-                    if frame.pts is not None:
-                        time_ = frame.pts * self.time_base
-                    else:  # raw streams without timestamps: frames at the nominal rate
-                        time_ = last_time + 1 / self.rate if last_time is not None else Fraction(0)
-                    duration = frame.duration * self.time_base if frame.duration else 1 / self.rate
-                    pixels = video_frame_rgb(frame, self.bits)
-                    pipeline.put(out, Decoded(index, time_, duration, pixels, thumbnail(pixels), frame))
-                    index, last_time = index + 1, time_
-            else:
+        packets = self.container.demux([self.stream, *self.remux])
+        while not pipeline.stop_reading.is_set():
+            try:
+                packet = next(packets)
+            except StopIteration:
                 self.reached_end = True
-        except av.FFmpegError as exc:
-            raise VideoError(f"{self.label}: unreadable video data after frame {index} ({_reason(exc)})") from exc
+                break
+            except av.FFmpegError as exc:
+                self.read_error = f"unreadable data after frame {index}: {_reason(exc)}"
+                packet = None  # flush the frames the decoder still holds
+            if packet is not None and packet.stream is not self.stream:
+                if packet.dts is not None:
+                    pipeline.put(out, packet)
+                continue
+            if self.y4m_body and packet is not None and not self.frames:
+                self.frames = -(-self.y4m_body // (len(_Y4M_FRAME) + packet.size))
+            try:
+                frames = self.stream.decode(packet)
+            except av.FFmpegError as exc:
+                self.undecodable += 1
+                self.read_error = self.read_error or f"undecodable video data after frame {index}: {_reason(exc)}"
+                continue
+            for frame in frames:
+                if (frame.width, frame.height) != (self.width, self.height) or frame.format.name != self.pix_fmt:
+                    raise VideoError(
+                        f"{self.label}: frame {index} is {frame.width}x{frame.height} {frame.format.name}, "
+                        f"the stream started as {self.width}x{self.height} {self.pix_fmt}; "
+                        "a video whose format changes midway is not supported"
+                    )
+                if frame.pts is not None:
+                    time_ = frame.pts * self.time_base
+                else:  # raw streams without timestamps: frames at the nominal rate
+                    time_ = last_time + 1 / self.rate if last_time is not None else Fraction(0)
+                duration = frame.duration * self.time_base if frame.duration else 1 / self.rate
+                pixels = video_frame_rgb(frame, self.bits)
+                pipeline.put(out, Decoded(index, time_, duration, pixels, thumbnail(pixels), frame))
+                index, last_time = index + 1, time_
+            if packet is None:
+                break
         pipeline.put(out, END)
 
+    def damaged_frames(self, placed: int, span: Fraction) -> int:
+        """Input frames lost to damage, given that `placed` frames spanning `span` seconds were
+        decoded: as many as the header announces beyond them (a frame count, else a duration at
+        the nominal rate), at least one per rejected packet, and at least one when reading
+        stopped early."""
+        if self.frames:
+            announced = self.frames - placed
+        elif self.duration is not None:
+            announced = math.floor((self.duration - span) * self.rate + Fraction(1, 2))
+        else:
+            announced = 0
+        return max(announced, self.undecodable, 1 if self.read_error else 0)
 
-def _open_input(path: str, label: str):
+
+def _open_input(path: str, label: str, max_pixels: int):
     try:
         if path == PIPE:
-            return av.open(sys.stdin.buffer, format=Y4M)
+            header = sys.stdin.buffer.readline(_Y4M_HEADER_LIMIT)
+            check_y4m_header(label, header, max_pixels)
+            return av.open(_Replayed(header, sys.stdin.buffer), format=Y4M)
         if Path(path).is_dir():
             raise VideoError(f"{path}: is a folder, not a video")
-        if Path(path).is_file() and Path(path).stat().st_size == 0:
+        with open(path, "rb") as file:
+            head = file.read(_Y4M_HEADER_LIMIT)
+        if not head:
             raise VideoError(f"{path}: empty file")
+        if head.startswith(Y4M_MAGIC):
+            check_y4m_header(label, head, max_pixels)
         return av.open(path)
     except FileNotFoundError:
         raise VideoError(f"{path}: no such file") from None
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         what = "a y4m stream" if path == PIPE else "a readable video"
         raise VideoError(f"{label}: not {what} ({_reason(exc)})") from exc
+
+
+Y4M_MAGIC = b"YUV4MPEG2 "
+_Y4M_HEADER_LIMIT = 4096
+
+
+def check_y4m_header(label: str, data: bytes, max_pixels: int) -> None:
+    """Refuse a y4m stream whose header (the first line of `data`) lacks a valid size or rate
+    (FFmpeg would guess 25 fps), or whose frames exceed `max_pixels`, before any frame is read."""
+    line, newline, _ = data.partition(b"\n")
+    if not line.startswith(Y4M_MAGIC):
+        raise VideoError(f"{label}: not a y4m stream (it does not start with {Y4M_MAGIC.decode().strip()})")
+    if not newline:
+        raise VideoError(f"{label}: y4m header without an end of line in its first {_Y4M_HEADER_LIMIT} bytes")
+    fields = {token[:1]: token[1:] for token in line.decode("ascii", errors="replace").split()[1:]}
+    for key, what in (("W", "width"), ("H", "height")):
+        if not fields.get(key, "").isdigit() or int(fields[key]) < 1:
+            raise VideoError(f"{label}: y4m header gives no valid {what} ({key}{fields.get(key, ' missing')})")
+    numerator, _, denominator = fields.get("F", "").partition(":")
+    if not (numerator.isdigit() and denominator.isdigit() and int(numerator) > 0 and int(denominator) > 0):
+        raise VideoError(f"{label}: y4m header gives no valid frame rate (F{fields.get('F', ' missing')}; e.g. F30000:1001)")
+    width, height = int(fields["W"]), int(fields["H"])
+    if width * height > max_pixels:
+        raise VideoError(f"{label}: {width}x{height} frames exceed the limit of {max_pixels} pixels (--max-pixels)")
+
+
+_Y4M_FRAME = b"FRAME\n"
+
+
+def _y4m_body_bytes(path: str) -> int:
+    """The bytes of a y4m file after its header line."""
+    with open(path, "rb") as file:
+        header = file.readline(_Y4M_HEADER_LIMIT)
+    return Path(path).stat().st_size - len(header)
+
+
+class _Replayed:
+    """A stream read again from its start after `head` was read from it: stdin cannot seek."""
+
+    def __init__(self, head: bytes, stream):
+        self.head, self.stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.stream.read(size)
+        size = len(self.head) if size < 0 else size
+        chunk, self.head = self.head[:size], self.head[size:]
+        return chunk
 
 
 def _reason(exc: BaseException) -> str:
@@ -330,7 +447,10 @@ class Sink:
             )
         width, height = (source.height, source.width) if self.rotation % 2 else (source.width, source.height)
         check_even(self.label, self.pix_fmt, width, height)
-        stream = self.container.add_stream(codec, rate=rate)
+        try:
+            stream = self.container.add_stream(codec, rate=rate)
+        except (av.FFmpegError, ValueError) as exc:
+            raise VideoError(f"{self.label}: cannot write {codec} video to this kind of file ({_reason(exc)}); use e.g. .mp4, .mkv or .mov") from exc
         stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
         stream.time_base = stream.codec_context.time_base = time_base
         context = stream.codec_context
@@ -446,6 +566,11 @@ def encoder_options(codec: str, options: EncoderOptions) -> dict[str, str]:
         return {}
     if options.crf is not None and options.bitrate is not None:
         raise VfiError("give --crf or --bitrate, not both")
+    low, high = CRF_RANGES[codec]
+    if options.crf is not None and not low <= options.crf <= high:
+        raise VfiError(f"--crf {options.crf}: {codec} takes {low} to {high}")
+    if options.preset is not None and options.preset not in PRESETS[codec]:
+        raise VfiError(f"--preset {options.preset}: {codec} takes {', '.join(PRESETS[codec])}")
     result = {} if options.bitrate else {"crf": str(default_crf if options.crf is None else options.crf)}
     if options.preset or default_preset:
         result["preset"] = options.preset or default_preset
@@ -658,8 +783,8 @@ def process_video(
         raise VfiError("give a factor or a target fps, not both")
     if factor is None and fps is None:
         factor = 2
-    if factor is not None and (int(factor) != factor or factor < 2):
-        raise VfiError(f"the factor must be an integer of at least 2, got {factor}")
+    if factor is not None and (int(factor) != factor or not 2 <= factor <= MAX_FACTOR):
+        raise VfiError(f"--factor must be an integer from 2 to {MAX_FACTOR}, got {factor}")
     target_rate = parse_rate(str(fps)) if fps is not None else None
     encoder = encoder or EncoderOptions()
     if encoder.codec not in CODECS:
@@ -697,6 +822,7 @@ class _Run:
             with _Interrupts(self.keep_partial, self.pipeline):
                 source = Source(self.input, max_pixels)
                 rate = target_rate if target_rate is not None else factor * source.rate
+                _check_output_rate(source, rate)
                 if self.output != PIPE:
                     temporary = _temporary_path(Path(self.output))
                 self._stream(source, rate, temporary, threads)
@@ -753,12 +879,15 @@ class _Run:
                         raise KeyboardInterrupt  # Ctrl-C before the first frame: nothing to keep
                     raise VideoError(f"{source.label}: no decodable video frames")
                 summary.partial = pipeline.stop_reading.is_set() and (dropped > 0 or not source.reached_end)
-                placed = summary.decoded + summary.skipped_input
-                if not summary.partial and source.frames and placed < source.frames:
-                    raise VideoError(
-                        f"{source.label}: the video ended after {placed} of the {source.frames} frames its header "
-                        "announces (truncated or damaged file)"
-                    )
+                if not summary.partial:
+                    placed = summary.decoded + summary.skipped_input
+                    summary.damaged_input = source.damaged_frames(placed, last.time + last.duration - first.time)
+                    if summary.damaged_input:
+                        announced = (
+                            f" of the {source.frames} its header announces" if source.frames else
+                            f" of the {float(source.duration):.3f} s its header announces" if source.duration else ""
+                        )
+                        summary.damage = f"{placed} frames read{announced}; {source.read_error or 'the file ends early'}"
                 scheduler.finish()
                 self._emit(scheduler, time_base, meter)
                 shown = scheduler.time(scheduler.next_index - 1)
@@ -797,6 +926,18 @@ def _encode(sink: Sink, items: queue.Queue, pipeline: Pipeline) -> None:
     finally:
         if not finished:
             sink.abandon()
+
+
+def _check_output_rate(source: Source, rate: Fraction) -> None:
+    if rate > MAX_FACTOR * source.rate:
+        raise VideoError(
+            f"{source.label}: --fps {_rate_text(rate)} is more than {MAX_FACTOR}× its {_rate_text(source.rate)} fps"
+        )
+    if not storable_rate(rate):
+        raise VideoError(
+            f"{source.label}: the output rate {rate} fps (from its {_rate_text(source.rate)} fps) cannot be stored "
+            "in a video file (a fraction of integers below 2^31)"
+        )
 
 
 def _check_output_path(input: str, output: str) -> None:

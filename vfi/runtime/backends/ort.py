@@ -24,6 +24,42 @@ _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 _GPU_INSTALL = "pip uninstall onnxruntime && pip install onnxruntime-gpu (CUDA 12)"
 
 
+def check_external_data(path: Path) -> None:
+    """Refuse an ONNX file whose tensors keep their data outside its folder (an absolute location,
+    one through `..`, or a link out of it), before ONNX Runtime reads whatever file they name. A
+    file that does not parse is left to ONNX Runtime, whose error says why."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # protobuf's DecodeError, onnx's own checks
+        return
+    folder = path.resolve().parent
+    for tensor in _tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
+            raise BackendError(
+                f"{path}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; refused"
+            )
+
+
+def _tensors(graph):
+    """Every tensor stored in `graph` and its subgraphs."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            for subgraph in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                yield from _tensors(subgraph)
+
+
 class OrtBackend(Backend):
     name = "ort"
 
@@ -79,6 +115,7 @@ class OrtBackend(Backend):
         if self.threads:
             options.intra_op_num_threads = self.threads
         source = str(self.onnx)
+        check_external_data(self.onnx)
         try:
             session = ort.InferenceSession(source, options, providers=self._providers(ort))
         except BackendError:

@@ -289,7 +289,10 @@ class TrtBackend(Backend):
         self.slots: list[_Slot] = []
 
     def activate(self) -> None:
-        trt = import_dependency("tensorrt", "trt", _INSTALL)
+        try:
+            trt = import_dependency("tensorrt", "trt", _INSTALL)
+        except BackendError as exc:
+            raise BackendError(f"{self.path}: cannot be loaded here: {exc}") from exc
         cuda = _Cuda(_import_cudart())
         verify_sidecar(self.path, environment(cuda, trt, self.plugins))
         self.logger = trt.Logger(trt.Logger.WARNING)
