@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from vfi.errors import VfiError
+
+
+# Errors that mean the output cannot be written there (as opposed to a bug, or a failing input).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def write_error(path: Path, exc: OSError) -> VfiError | None:
+    """The user-facing error for `exc` raised while writing `path`, if it is one of the write
+    errors a user can act on (a full disk, a read-only or forbidden folder)."""
+    if exc.errno in _WRITE_ERRNOS:
+        return VfiError(f"{path}: cannot write it ({exc.strerror or os.strerror(exc.errno)})")
+    return None
+
 
 def temporary_sibling(path: Path, suffix: str) -> Path:
     """A new empty file in `path`'s folder with the permissions a plain open() would give it:
     mkstemp's private 0600 would otherwise outlive the rename onto `path`."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise (write_error(path, exc) or exc) from exc
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
@@ -29,6 +47,9 @@ def replaced_on_success(path: str | os.PathLike, suffix: str = ".tmp") -> Iterat
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise (write_error(path, exc) or exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -220,8 +220,8 @@ def test_not_y4m_on_stdin():
     assert line.startswith("vfi interpolate: error: stdin: not a y4m stream (")
 
 
-def _interrupt(tmp_path: Path, *extra: str, signals: int = 1) -> tuple[subprocess.Popen, Path]:
-    """Start a slow run, send SIGINT once the model has run three times, wait for the exit."""
+def _interrupt(tmp_path: Path, *extra: str, signals: int = 1, signum: int = signal.SIGINT) -> tuple[subprocess.Popen, Path]:
+    """Start a slow run, send `signum` once the model has run three times, wait for the exit."""
     source = write_clip(tmp_path / "in.mp4", ramp(12, step=15))
     calls = tmp_path / "calls"
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "VFI_TOY_DELAY_S": "1.0", "VFI_TOY_CALLS": str(calls),
@@ -236,21 +236,26 @@ def _interrupt(tmp_path: Path, *extra: str, signals: int = 1) -> tuple[subproces
     while not (calls.exists() and len(calls.read_text()) >= 3) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     for _ in range(signals):
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         time.sleep(0.1)
     process.wait(timeout=120)
     return process, tmp_path / "out.mp4"
 
 
-def test_ctrl_c_leaves_nothing(tmp_path):
-    process, output = _interrupt(tmp_path)
+INTERRUPTS = pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+
+
+@INTERRUPTS
+def test_ctrl_c_leaves_nothing(tmp_path, signum):
+    process, output = _interrupt(tmp_path, signum=signum)
     assert process.returncode == 130, process.stderr.read().decode()
     assert not output.exists() and not leftovers(tmp_path)
     assert "out.mp4 was not written" in process.stderr.read().decode()
 
 
-def test_ctrl_c_with_keep_partial_finalises_a_shorter_valid_file(tmp_path):
-    process, output = _interrupt(tmp_path, "--keep-partial")
+@INTERRUPTS
+def test_ctrl_c_with_keep_partial_finalises_a_shorter_valid_file(tmp_path, signum):
+    process, output = _interrupt(tmp_path, "--keep-partial", signum=signum)
     stderr = process.stderr.read().decode()
     assert process.returncode == 130, stderr
     clip = read_clip(output)
@@ -259,7 +264,8 @@ def test_ctrl_c_with_keep_partial_finalises_a_shorter_valid_file(tmp_path):
     assert not leftovers(tmp_path)
 
 
-def test_second_ctrl_c_aborts_even_with_keep_partial(tmp_path):
-    process, output = _interrupt(tmp_path, "--keep-partial", signals=2)
+@INTERRUPTS
+def test_second_ctrl_c_aborts_even_with_keep_partial(tmp_path, signum):
+    process, output = _interrupt(tmp_path, "--keep-partial", signals=2, signum=signum)
     assert process.returncode == 130
     assert not output.exists() and not leftovers(tmp_path)

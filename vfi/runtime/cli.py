@@ -5,12 +5,14 @@
     vfi interpolate frame0.png frame1.png -o mid.png [--t 0.5]
 
 Exit status: 0 on success; 1 when frames were lost (the summary says which); 2 for bad input or
-options (one line naming the file and the problem); 130 when interrupted by Ctrl-C.
+options (one line naming the file and the problem); 130 when interrupted by Ctrl-C or SIGTERM
+(which behave alike: see --keep-partial).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -66,7 +68,8 @@ def add_arguments(parser) -> None:
     encoding.add_argument("--preset", help="encoder speed preset (libx264: ultrafast…veryslow, default veryfast; libx265: "
                           "ultrafast…veryslow; libsvtav1: 0…13)")
     run = parser.add_argument_group("run")
-    run.add_argument("--keep-partial", action="store_true", help="on Ctrl-C, finish the current frames and keep a shorter file")
+    run.add_argument("--keep-partial", action="store_true",
+                     help="on Ctrl-C or SIGTERM, finish the current frames and keep a shorter file (a second one aborts)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON (on stderr when the video goes to stdout)")
     run.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help=f"largest frame accepted (default {DEFAULT_MAX_PIXELS}, 8K)")
 
@@ -82,11 +85,18 @@ def run(args) -> int:
     for path in paths[:-1]:  # before loading the model, which can take a while
         if path != "-" and not Path(path).exists():
             raise VfiError(f"{path}: no such file")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop, like Ctrl-C
     try:
         return _run(args, paths)
     except KeyboardInterrupt:
         print(f"\nvfi interpolate: interrupted; {paths[-1]} was not written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _run(args, paths: list[str]) -> int:

@@ -52,7 +52,7 @@ import av
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling
+from vfi.fileio import temporary_sibling, write_error
 from vfi.runtime.interpolator import (
     Interpolator,
     Request,
@@ -738,21 +738,23 @@ class Pipeline:
 
 
 class _Interrupts:
-    """Ctrl-C: with keep_partial, the first one asks for a shorter file and the second aborts;
-    without, the first aborts."""
+    """Ctrl-C (SIGINT) or SIGTERM: with keep_partial, the first one asks for a shorter file and
+    the second aborts; without, the first aborts."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, keep_partial: bool, pipeline: Pipeline):
         self.keep_partial, self.pipeline, self.count = keep_partial, pipeline, 0
-        self.previous = None
+        self.previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
     def _handle(self, signum, frame):
         self.count += 1
@@ -923,6 +925,11 @@ def _encode(sink: Sink, items: queue.Queue, pipeline: Pipeline) -> None:
                 return
             else:
                 sink.write(*item)
+    except OSError as exc:  # PyAV's I/O errors are OSErrors too
+        error = write_error(Path(sink.label), exc)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         if not finished:
             sink.abandon()
