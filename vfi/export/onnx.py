@@ -19,7 +19,7 @@ import onnx
 import torch
 from onnx import helper
 
-from vfi.fileio import temporary_sibling
+from vfi.fileio import replaced_on_success
 from vfi.export.graph import attach_functions, strip_exporter_metadata
 from vfi.models.deform_conv import deform_conv_op, onnx_translation as deform_conv_translation
 from vfi.plugins import OPS
@@ -111,13 +111,8 @@ def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32
 def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     """Write `model` to `path` through a temporary file in the same folder, renamed on success."""
     path = Path(path)
-    tmp = temporary_sibling(path, ".tmp")
-    try:
+    with replaced_on_success(path) as tmp:
         onnx.save_model(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -24,13 +24,12 @@ Runtime) and the baselines (`--baseline`, repeatable): `blend` (the average of t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling
+from vfi.fileio import write_atomically
 
 # (first frame, second frame, ground truth) file stems
 LAYOUTS = (
@@ -248,10 +247,4 @@ def write_json(results: dict, path: Path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise EvalError(f"{path}: the folder {path.parent} does not exist")
-    tmp = temporary_sibling(path, ".tmp")
-    try:
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(results, indent=2) + "\n")
