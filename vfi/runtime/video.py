@@ -247,15 +247,16 @@ class Source:
         self.rate = Fraction(self.rate)
         self.time_base = Fraction(self.stream.time_base)
         self.frames = self.stream.frames  # 0 when the container does not say
-        self.duration = self._declared_duration()  # seconds, when the container says
+        self.declared_end = self._declared_end()  # seconds, when the container says exactly
         self.reached_end = False  # set by decode() when it read the whole file
         self.undecodable = 0  # video packets the decoder rejected
         self.read_error: str | None = None  # why reading stopped before the end of the file
 
-    def _declared_duration(self) -> Fraction | None:
-        if self.stream.duration:
-            return self.stream.duration * self.time_base
-        tag = self.stream.metadata.get("DURATION", "")  # Matroska's, as HH:MM:SS.fraction
+    def _declared_end(self) -> Fraction | None:
+        """Where the video stream ends, from Matroska's DURATION tag (HH:MM:SS.fraction, from time
+        zero as FFmpeg writes it). Other containers' durations may be estimates (MPEG-TS from the
+        bit rate), and those that count frames (MP4) announce the count."""
+        tag = self.stream.metadata.get("DURATION", "")
         hours, minutes, seconds = (tag.split(":") + ["", "", ""])[:3]
         try:
             return int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
@@ -309,15 +310,15 @@ class Source:
                 break
         pipeline.put(out, END)
 
-    def damaged_frames(self, placed: int, span: Fraction) -> int:
-        """Input frames lost to damage, given that `placed` frames spanning `span` seconds were
-        decoded: as many as the header announces beyond them (a frame count, else a duration at
+    def damaged_frames(self, placed: int, end: Fraction) -> int:
+        """Input frames lost to damage, given that `placed` frames ending at `end` seconds were
+        decoded: as many as the header announces beyond them (a frame count, else an end time at
         the nominal rate), at least one per rejected packet, and at least one when reading
         stopped early."""
         if self.frames:
             announced = self.frames - placed
-        elif self.duration is not None:
-            announced = math.floor((self.duration - span) * self.rate + Fraction(1, 2))
+        elif self.declared_end is not None:
+            announced = math.floor((self.declared_end - end) * self.rate + Fraction(1, 2))
         else:
             announced = 0
         return max(announced, self.undecodable, 1 if self.read_error else 0)
@@ -883,13 +884,15 @@ class _Run:
                 summary.partial = pipeline.stop_reading.is_set() and (dropped > 0 or not source.reached_end)
                 if not summary.partial:
                     placed = summary.decoded + summary.skipped_input
-                    summary.damaged_input = source.damaged_frames(placed, last.time + last.duration - first.time)
+                    summary.damaged_input = source.damaged_frames(placed, last.time + last.duration)
                     if summary.damaged_input:
-                        announced = (
-                            f" of the {source.frames} its header announces" if source.frames else
-                            f" of the {float(source.duration):.3f} s its header announces" if source.duration else ""
+                        end = float(last.time + last.duration)
+                        read = (
+                            f"{placed} frames read of the {source.frames} its header announces" if source.frames else
+                            f"frames read up to {end:.3f} s of the {float(source.declared_end):.3f} s its header announces"
+                            if source.declared_end else f"{placed} frames read"
                         )
-                        summary.damage = f"{placed} frames read{announced}; {source.read_error or 'the file ends early'}"
+                        summary.damage = f"{read}; {source.read_error or 'the file ends early'}"
                 scheduler.finish()
                 self._emit(scheduler, time_base, meter)
                 shown = scheduler.time(scheduler.next_index - 1)
