@@ -28,10 +28,13 @@ rotation (display matrix) is copied to the output stream, so the pixels are neve
 for y4m output, which cannot carry it: there it is applied to the pixels, once.
 
 Safety. The output is written to a temporary file in the output's folder and renamed over the
-output only on success; any failure or Ctrl-C removes it. With keep_partial, the first Ctrl-C
+output only on success; any failure, Ctrl-C or SIGTERM removes it. With keep_partial, the first signal
 finishes the current batch and finalises a valid shorter file (the second aborts). The summary
-counts every frame; `VideoSummary.lost` is nonzero when an output frame was not written or an
-input frame could not be placed in time.
+counts every frame; `VideoSummary.lost` is nonzero when an output frame was not written, an input
+frame could not be placed in time, or input frames were lost to damage: a damaged or truncated
+input is decoded as far as it goes (rejected packets skipped) and the frames missing are counted
+from what its header announces (a frame count, Matroska's end time, or a y4m file's size).
+Output rates are at most MAX_FACTOR × the input's.
 """
 
 from __future__ import annotations
@@ -451,7 +454,9 @@ class Sink:
         try:
             stream = self.container.add_stream(codec, rate=rate)
         except (av.FFmpegError, ValueError) as exc:
-            raise VideoError(f"{self.label}: cannot write {codec} video to this kind of file ({_reason(exc)}); use e.g. .mp4, .mkv or .mov") from exc
+            raise VideoError(
+                f"{self.label}: cannot write {codec} video to this kind of file ({_reason(exc)}); use e.g. .mp4, .mkv or .mov"
+            ) from exc
         stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
         stream.time_base = stream.codec_context.time_base = time_base
         context = stream.codec_context
