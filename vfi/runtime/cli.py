@@ -71,7 +71,8 @@ def add_arguments(parser) -> None:
     run.add_argument("--keep-partial", action="store_true",
                      help="on Ctrl-C or SIGTERM, finish the current frames and keep a shorter file (a second one aborts)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON (on stderr when the video goes to stdout)")
-    run.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help=f"largest frame accepted (default {DEFAULT_MAX_PIXELS}, 8K)")
+    run.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                     help=f"largest frame or image accepted, checked from its header (default {DEFAULT_MAX_PIXELS}, 8K)")
 
 
 def run(args) -> int:
