@@ -16,12 +16,11 @@ from vfi.errors import VfiError
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
-def write_error(path: Path, exc: OSError) -> VfiError | None:
-    """The user-facing error for `exc` raised while writing `path`, if it is one of the write
-    errors a user can act on (a full disk, a read-only or forbidden folder)."""
-    if exc.errno in _WRITE_ERRNOS:
-        return VfiError(f"{path}: cannot write it ({exc.strerror or os.strerror(exc.errno)})")
-    return None
+def raise_if_write_error(path: Path, exc: BaseException) -> None:
+    """Raise the user-facing error for `exc`, raised while writing `path`, when it is one a user
+    can act on (a full disk, a read-only or forbidden folder); the caller re-raises the others."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        raise VfiError(f"{path}: cannot write it ({exc.strerror or os.strerror(exc.errno)})") from exc
 
 
 def temporary_sibling(path: Path, suffix: str) -> Path:
@@ -30,7 +29,8 @@ def temporary_sibling(path: Path, suffix: str) -> Path:
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
-        raise (write_error(path, exc) or exc) from exc
+        raise_if_write_error(path, exc)
+        raise
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
@@ -47,11 +47,9 @@ def replaced_on_success(path: str | os.PathLike, suffix: str = ".tmp") -> Iterat
     try:
         yield tmp
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        raise (write_error(path, exc) or exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        raise_if_write_error(path, exc)
         raise
 
 

@@ -56,7 +56,7 @@ def read_state_dict(path: str | Path, layout: str) -> dict[str, torch.Tensor]:
             content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, …
         # The first line: torch's weights-only refusals go on for a page about trusting the file.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = (str(exc).strip().splitlines() or [""])[0]
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {reason})") from exc
     if layout == WRAPPED and isinstance(content, dict) and "state_dict" in content:
         content = content["state_dict"]

@@ -86,7 +86,7 @@ def run(args) -> int:
     for path in paths[:-1]:  # before loading the model, which can take a while
         if path != "-" and not Path(path).exists():
             raise VfiError(f"{path}: no such file")
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop, like Ctrl-C
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop, like Ctrl-C
     try:
         return _run(args, paths)
     except KeyboardInterrupt:
@@ -95,9 +95,6 @@ def run(args) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _run(args, paths: list[str]) -> int:

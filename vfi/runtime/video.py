@@ -55,7 +55,7 @@ import av
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling, write_error
+from vfi.fileio import raise_if_write_error, temporary_sibling
 from vfi.runtime.interpolator import (
     Interpolator,
     Request,
@@ -151,8 +151,7 @@ class VideoSummary:
             f"(original {self.original}, interpolated {self.interpolated}, repeated at cuts {self.repeated_at_cuts}, "
             f"nearest input {self.nearest_input}); scene cuts {self.scene_cuts}; lost {self.lost}\n"
             + (f"  damaged input: {self.damaged_input} frames lost ({self.damage})\n" if self.damaged_input else "")
-            + 
-            f"  duration: input {_seconds(self.input_duration_s)}, output {_seconds(self.output_duration_s)}; "
+            + f"  duration: input {_seconds(self.input_duration_s)}, output {_seconds(self.output_duration_s)}; "
             f"{self.elapsed_s:.1f} s ({fps:.1f} output fps)"
             + (f"\n  copied streams: {', '.join(self.remuxed_streams)}" if self.remuxed_streams else "")
             + (f"\n  dropped streams: {', '.join(self.dropped_streams)}" if self.dropped_streams else "")
@@ -215,7 +214,7 @@ class Source:
 
     def __init__(self, path: str, max_pixels: int):
         self.label = "stdin" if path == PIPE else path
-        self.container = _open_input(path, self.label, max_pixels)
+        self.container, y4m_header = _open_input(path, self.label, max_pixels)
         try:
             self._probe(max_pixels)
         except BaseException:
@@ -223,7 +222,7 @@ class Source:
             raise
         # A y4m file's frames all have the same size, so its size announces their number (once the
         # first frame's size is known): FFmpeg ends a y4m input at a cut frame without an error.
-        self.y4m_body = _y4m_body_bytes(path) if self.container.format.name == Y4M and path != PIPE else None
+        self.y4m_body = Path(path).stat().st_size - y4m_header if y4m_header else None
 
     def _probe(self, max_pixels: int) -> None:
         if not self.container.streams:
@@ -313,35 +312,38 @@ class Source:
                 break
         pipeline.put(out, END)
 
-    def damaged_frames(self, placed: int, end: Fraction) -> int:
-        """Input frames lost to damage, given that `placed` frames ending at `end` seconds were
-        decoded: as many as the header announces beyond them (a frame count, else an end time at
-        the nominal rate), at least one per rejected packet, and at least one when reading
-        stopped early."""
+    def damage(self, placed: int, end: Fraction) -> tuple[int, str]:
+        """Input frames lost to damage, and what happened, given that `placed` frames ending at
+        `end` seconds were decoded: as many as the header announces beyond them (a frame count,
+        else an end time at the nominal rate), at least one per rejected packet, and at least one
+        when reading stopped early."""
         if self.frames:
             announced = self.frames - placed
+            read = f"{placed} frames read of the {self.frames} its header announces"
         elif self.declared_end is not None:
             announced = math.floor((self.declared_end - end) * self.rate + Fraction(1, 2))
+            read = f"frames read up to {float(end):.3f} s of the {float(self.declared_end):.3f} s its header announces"
         else:
-            announced = 0
-        return max(announced, self.undecodable, 1 if self.read_error else 0)
+            announced, read = 0, f"{placed} frames read"
+        lost = max(announced, self.undecodable, 1 if self.read_error else 0)
+        return lost, f"{read}; {self.read_error or 'the file ends early'}" if lost else ""
 
 
-def _open_input(path: str, label: str, max_pixels: int):
+def _open_input(path: str, label: str, max_pixels: int) -> tuple[av.container.InputContainer, int]:
+    """The opened input, and the length of its y4m header when it is a y4m file (else 0)."""
     try:
         if path == PIPE:
             header = sys.stdin.buffer.readline(_Y4M_HEADER_LIMIT)
             check_y4m_header(label, header, max_pixels)
-            return av.open(_Replayed(header, sys.stdin.buffer), format=Y4M)
+            return av.open(_Replayed(header, sys.stdin.buffer), format=Y4M), 0
         if Path(path).is_dir():
             raise VideoError(f"{path}: is a folder, not a video")
         with open(path, "rb") as file:
             head = file.read(_Y4M_HEADER_LIMIT)
         if not head:
             raise VideoError(f"{path}: empty file")
-        if head.startswith(Y4M_MAGIC):
-            check_y4m_header(label, head, max_pixels)
-        return av.open(path)
+        y4m_header = check_y4m_header(label, head, max_pixels) if head.startswith(Y4M_MAGIC) else 0
+        return av.open(path), y4m_header
     except FileNotFoundError:
         raise VideoError(f"{path}: no such file") from None
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -353,9 +355,10 @@ Y4M_MAGIC = b"YUV4MPEG2 "
 _Y4M_HEADER_LIMIT = 4096
 
 
-def check_y4m_header(label: str, data: bytes, max_pixels: int) -> None:
-    """Refuse a y4m stream whose header (the first line of `data`) lacks a valid size or rate
-    (FFmpeg would guess 25 fps), or whose frames exceed `max_pixels`, before any frame is read."""
+def check_y4m_header(label: str, data: bytes, max_pixels: int) -> int:
+    """The length of the y4m header that starts `data` (its first line); refuses one that lacks
+    a valid size or rate (FFmpeg would guess 25 fps), or whose frames exceed `max_pixels`, before
+    any frame is read."""
     line, newline, _ = data.partition(b"\n")
     if not line.startswith(Y4M_MAGIC):
         raise VideoError(f"{label}: not a y4m stream (it does not start with {Y4M_MAGIC.decode().strip()})")
@@ -371,16 +374,10 @@ def check_y4m_header(label: str, data: bytes, max_pixels: int) -> None:
     width, height = int(fields["W"]), int(fields["H"])
     if width * height > max_pixels:
         raise VideoError(f"{label}: {width}x{height} frames exceed the limit of {max_pixels} pixels (--max-pixels)")
+    return len(line) + len(newline)
 
 
 _Y4M_FRAME = b"FRAME\n"
-
-
-def _y4m_body_bytes(path: str) -> int:
-    """The bytes of a y4m file after its header line."""
-    with open(path, "rb") as file:
-        header = file.readline(_Y4M_HEADER_LIMIT)
-    return Path(path).stat().st_size - len(header)
 
 
 class _Replayed:
@@ -888,16 +885,9 @@ class _Run:
                     raise VideoError(f"{source.label}: no decodable video frames")
                 summary.partial = pipeline.stop_reading.is_set() and (dropped > 0 or not source.reached_end)
                 if not summary.partial:
-                    placed = summary.decoded + summary.skipped_input
-                    summary.damaged_input = source.damaged_frames(placed, last.time + last.duration)
-                    if summary.damaged_input:
-                        end = float(last.time + last.duration)
-                        read = (
-                            f"{placed} frames read of the {source.frames} its header announces" if source.frames else
-                            f"frames read up to {end:.3f} s of the {float(source.declared_end):.3f} s its header announces"
-                            if source.declared_end else f"{placed} frames read"
-                        )
-                        summary.damage = f"{read}; {source.read_error or 'the file ends early'}"
+                    summary.damaged_input, summary.damage = source.damage(
+                        summary.decoded + summary.skipped_input, last.time + last.duration
+                    )
                 scheduler.finish()
                 self._emit(scheduler, time_base, meter)
                 shown = scheduler.time(scheduler.next_index - 1)
@@ -934,10 +924,8 @@ def _encode(sink: Sink, items: queue.Queue, pipeline: Pipeline) -> None:
             else:
                 sink.write(*item)
     except OSError as exc:  # PyAV's I/O errors are OSErrors too
-        error = write_error(Path(sink.label), exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_if_write_error(Path(sink.label), exc)
+        raise
     finally:
         if not finished:
             sink.abandon()
