@@ -1,6 +1,7 @@
-"""INT8 variants (vfi.export.quantize): Q/DQ only on the inputs of convolutions and matmuls,
-symmetric int8 with per-channel weights, never on or feeding a `vfi::` node, function bodies
-unchanged, every calibration method, and the result runs in ONNX Runtime CPU."""
+"""INT8 variants (vfi.export.quantize): with the `ort` quantizer Q/DQ only on the inputs of
+convolutions and matmuls, symmetric int8 with per-channel weights; with either quantizer
+(`modelopt` where NVIDIA ModelOpt is installed) never on or feeding a `vfi::` node, function
+bodies unchanged, every calibration method, and the result runs in ONNX Runtime CPU."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from test_onnx_export import ThreeOps
 from vfi.calib.collect import collect
 from vfi.export.graph import custom_nodes, metadata
 from vfi.export.onnx import export_module, ort_session
-from vfi.export.quantize import CALIB_METHODS, QUANTIZED_OPS, QuantizationError, qdq_violations, to_int8
+from vfi.export import quantize
+from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, to_int8
 from vfi.plugins.sepconv import sepconv
 from vfi.runtime.metrics import psnr
 
@@ -103,7 +105,8 @@ def test_int8_runs_in_onnx_runtime_with_qdq_only_around_convolutions(three_ops, 
     meta = metadata(int8)
     assert meta["vfi.precision"] == "int8"
     calibration = json.loads(meta["vfi.calibration"])
-    assert calibration["method"] == method and calibration["samples"] == 4 and calibration["quantized_ops"] == list(QUANTIZED_OPS)
+    assert calibration["method"] == method and calibration["samples"] == 4 and calibration["quantized_ops"] == ["Conv"]
+    assert calibration["quantizer"] == "ort"
 
     frames = [torch.rand(1, 3, 19, 27) for _ in range(2)]
     with torch.no_grad():
@@ -190,3 +193,93 @@ def test_models_taking_t_are_calibrated_at_the_midpoint(calib):
         expected = module(*args).numpy()
     (actual,) = ort_session(int8).run(None, dict(zip(names, (a.numpy() for a in args))))
     assert 25.0 < psnr(actual, expected) < 80.0
+
+
+class WideSharedInput(torch.nn.Module):
+    """SharedInput with a 16-channel layer between: ModelOpt leaves convolutions with fewer than 16
+    input and output channels unquantized (TensorRT runs them no faster in INT8)."""
+
+    def __init__(self, kernel: int = 3):
+        super().__init__()
+        torch.manual_seed(0)
+        self.kernel = kernel
+        self.features = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.conv = torch.nn.Conv2d(16, 2 * kernel, kernel)
+
+    def forward(self, frame0, frame1):
+        half = self.kernel // 2
+        padded = F.pad((frame0 + frame1) / 2, (half, half, half, half), mode="replicate")
+        vertical, horizontal = torch.softmax(self.conv(torch.relu(self.features(padded))), 1).split(self.kernel, 1)
+        return sepconv(padded, vertical, horizontal)
+
+
+def function_lines(model):
+    """Every function's text (onnx.printer: one line per node, indented by nesting) in sorted lines."""
+    return [sorted(onnx.printer.to_text(function).splitlines()) for function in model.functions]
+
+
+def modelopt_or_skip():
+    pytest.importorskip("modelopt.onnx.quantization", reason="NVIDIA ModelOpt is not installed (pip install 'vfi[modelopt]')")
+
+
+@pytest.mark.parametrize("method", MODELOPT_METHODS)
+def test_modelopt_places_qdq_by_its_own_rules_and_leaves_the_custom_ops_alone(calib, method, tmp_path, monkeypatch):
+    modelopt_or_skip()
+    monkeypatch.chdir(tmp_path)
+    module = WideSharedInput().eval()
+    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
+    fp32 = export_module(module, frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"]))
+    onnx.helper.set_model_props(fp32, {"vfi.model": "shared_input"})
+    int8 = to_int8(fp32, calib, method, quantizer="modelopt")
+    assert list(tmp_path.iterdir()) == []  # nothing left in the working directory
+    assert qdq_violations(int8) == []
+    (node,) = custom_nodes(int8.graph)
+    producers = {out: n for n in int8.graph.node for out in n.output}
+    assert all(producers[name].op_type not in ("DequantizeLinear", "QuantizeLinear") for name in node.input if name in producers)
+    for conv in (n for n in int8.graph.node if n.op_type == "Conv"):
+        assert [producers[name].op_type for name in conv.input[:2]] == ["DequantizeLinear", "DequantizeLinear"]
+    first = next(n for n in int8.graph.node if n.op_type == "Conv")
+    assert producers[producers[first.input[0]].input[0]].input[0] == node.input[0]  # the float tensor quantized for it
+    # The same bodies up to the order of their nodes: ModelOpt's round trip through onnx-graphsurgeon
+    # sorts every body (and the Loop bodies in it) anew, and drops the empty `overload` field.
+    assert function_lines(int8) == function_lines(fp32)
+    # ModelOpt drops metadata_props; the variant keeps the fp32 file's and records the quantizer.
+    meta = metadata(int8)
+    calibration = json.loads(meta["vfi.calibration"])
+    assert meta["vfi.model"] == "shared_input" and meta["vfi.precision"] == "int8"
+    assert calibration["quantizer"] == "modelopt" and calibration["method"] == method and "Conv" in calibration["quantized_ops"]
+    assert all(value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for value in [*int8.graph.input, *int8.graph.output])
+    with torch.no_grad():
+        expected = module(*frames).numpy()
+    feeds = {"frame0": frames[0].numpy(), "frame1": frames[1].numpy()}
+    (actual,) = ort_session(int8).run(None, feeds)
+    (unquantized,) = ort_session(fp32).run(None, feeds)
+    # Quantized (well below the float file's agreement), and still the same computation.
+    assert 20.0 < psnr(actual, expected) < psnr(unquantized, expected) - 20.0
+
+
+def test_a_dequantized_tensor_feeding_a_custom_node_is_a_violation_for_either_quantizer():
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    scale = numpy_helper.from_array(np.array(0.1, np.float32), "scale")
+    nodes = [
+        onnx.helper.make_node("QuantizeLinear", ["x", "scale"], ["q"], name="q"),
+        onnx.helper.make_node("DequantizeLinear", ["q", "scale"], ["dq"], name="dq"),
+        onnx.helper.make_node("Relu", ["dq"], ["r"], name="relu"),
+        onnx.helper.make_node("SepConv", ["r", "dq"], ["y"], name="sepconv", domain="vfi"),
+    ]
+    model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [scale]))
+    onnx.helper.set_model_props(model, {"vfi.calibration": json.dumps({"quantizer": "modelopt"})})
+    assert qdq_violations(model) == ["dq feeds vfi::SepConv sepconv"]  # Relu may: ModelOpt placed it
+
+
+def test_modelopt_refusals_name_the_cause(three_ops, calib, monkeypatch):
+    with pytest.raises(QuantizationError, match="ModelOpt's INT8 calibration has no percentile method; use --calib-method minmax or entropy"):
+        to_int8(three_ops[1], calib, "percentile", quantizer="modelopt")
+
+    def missing(name):
+        raise ImportError(f"No module named {name.split('.')[0]!r}")
+
+    monkeypatch.setattr(quantize.importlib, "import_module", missing)
+    with pytest.raises(QuantizationError, match=r"--quantizer modelopt needs NVIDIA ModelOpt \(No module named 'modelopt'\); install it with pip install 'vfi\[modelopt\]'"):
+        to_int8(three_ops[1], calib, "minmax", quantizer="modelopt")

@@ -15,6 +15,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calib", type=Path, help="calibration folder from `vfi calib collect` (needed by int8)")
     parser.add_argument("--calib-method", choices=["entropy", "percentile", "minmax"], default="entropy",
                         help="how int8 activation ranges are chosen from the calibration data (default entropy)")
+    parser.add_argument("--quantizer", choices=["ort", "modelopt"], default="ort",
+                        help="who places int8's Q/DQ: ONNX Runtime's quantizer (default; Conv/MatMul/Gemm inputs only) "
+                             "or NVIDIA ModelOpt's TensorRT-guided placement (pip install 'vfi[modelopt]')")
 
 
 def run(args) -> int:
@@ -25,12 +28,18 @@ def run(args) -> int:
 
     if (args.precision == "int8") != (args.calib is not None):
         raise VfiError("--precision int8 needs --calib DIR, and --calib goes only with --precision int8")
+    if args.quantizer != "ort" and args.precision != "int8":
+        raise VfiError("--quantizer goes only with --precision int8")
     if args.io_dtype == "fp16" and args.precision != "fp16":
         raise VfiError("--io-dtype fp16 goes only with --precision fp16")
     if args.calib is not None:
         from vfi.calib.store import read_manifest
 
         read_manifest(args.calib)  # a wrong folder fails before the export
+    if args.quantizer == "modelopt":
+        from vfi.export.quantize import require_modelopt
+
+        require_modelopt(args.calib_method)  # as does a missing ModelOpt or a method it lacks
     model = export_model(args.model, args.weights, args.seed, args.opset or OPSET)
     if args.precision == "fp16":
         from vfi.export.precision import to_fp16
@@ -39,7 +48,7 @@ def run(args) -> int:
     elif args.precision == "int8":
         from vfi.export.quantize import to_int8
 
-        model = to_int8(model, args.calib, args.calib_method)
+        model = to_int8(model, args.calib, args.calib_method, args.quantizer)
     path = save_model(model, args.output)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0

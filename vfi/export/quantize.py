@@ -1,12 +1,16 @@
-"""INT8 variants: explicit Q/DQ from calibration on real frames, with
-onnxruntime.quantization (quantize_static, QDQ format).
+"""INT8 variants: explicit Q/DQ from calibration on real frames, by one of two quantizers.
 
-Placement follows what TensorRT fuses into INT8 kernels: the inputs of Conv, MatMul and Gemm
-(activations symmetric int8 from calibration, weights symmetric int8 per output channel); their
-outputs and biases stay float, and no other op is quantized. The `vfi::` nodes are never
-quantized and never read a dequantized tensor: where a quantized node's input also feeds another
-node, that node is wired back to the original float tensor (ONNX Runtime's quantizer would
-otherwise hand every consumer the dequantized copy). Function bodies are left as they are.
+`ort` (the default), onnxruntime.quantization's quantize_static in QDQ format, placed as TensorRT
+fuses into INT8 kernels: the inputs of Conv, MatMul and Gemm (activations symmetric int8 from
+calibration, weights symmetric int8 per output channel); their outputs and biases stay float, and
+no other op is quantized. `modelopt`, NVIDIA ModelOpt's modelopt.onnx.quantization (TensorRT 11's
+recommended path for explicit quantization), places Q/DQ by its own TensorRT-guided rules (also on
+the inputs of Add, Resize, pooling, … that TensorRT runs in INT8 next to a quantized convolution);
+the ops it does not quantize stay fp32, as in the `ort` variant (ModelOpt would make them fp16).
+With either, the `vfi::` nodes are never quantized and never read a dequantized tensor: where a
+quantized node's input also feeds another node, that node is wired back to the original float
+tensor (ONNX Runtime's quantizer, which ModelOpt calls too, would otherwise hand every consumer
+the dequantized copy). Function bodies are left as they are.
 
 Calibration feeds each sample of a `vfi calib collect` folder as frame0, frame1, … (and t = 0.5
 to models that take t): pairs for the frame-pair models, runs of three or four downscaled frames
@@ -17,10 +21,14 @@ optimisation) is not run: the optimiser would rewrite the `vfi::` nodes and thei
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.metadata
 import json
 import logging
+import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +36,14 @@ import onnx
 
 from vfi.calib.store import frame_names, load_sample, read_manifest, store_digest
 from vfi.errors import VfiError
-from vfi.export.graph import control_flow, custom_nodes, update_metadata
+from vfi.export.graph import control_flow, custom_nodes, metadata, update_metadata
 from vfi.export.onnx import check_model, save_model
 
-QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
+QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")  # the ops the `ort` quantizer quantizes
 CALIB_METHODS = ("entropy", "percentile", "minmax")
+QUANTIZERS = ("ort", "modelopt")
+MODELOPT_METHODS = {"minmax": "max", "entropy": "entropy"}  # ours -> ModelOpt's (symmetric max is min-max)
+MODELOPT_INSTALL = "pip install 'vfi[modelopt]'"
 MIDPOINT = 0.5  # the t fed to arbitrary-t models during calibration
 
 
@@ -82,13 +93,13 @@ def _reader(model: onnx.ModelProto, calib: Path, entries: list[dict]):
     return SampleReader()
 
 
-def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") -> onnx.ModelProto:
+def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy", quantizer: str = "ort") -> onnx.ModelProto:
     """The INT8 (Q/DQ) variant of the float32 `model` (not modified), calibrated on the samples in
-    the folder `calib`."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
+    the folder `calib` by `quantizer` (one of QUANTIZERS)."""
     if method not in CALIB_METHODS:
         raise ValueError(f"method must be one of {CALIB_METHODS}, got {method!r}")
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
     if not any(node.op_type in QUANTIZED_OPS for node in model.graph.node):
         raise QuantizationError(
             f"INT8 has nothing to quantize: the model has no {', '.join(QUANTIZED_OPS)} nodes, so its INT8 variant "
@@ -99,57 +110,125 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy") 
             f"INT8 quantization does not support control flow ({', '.join(control_flow(model))} nodes): ONNX "
             "Runtime's quantizer rewrites the loop bodies into an invalid model"
         )
-    calib = Path(calib)
+    if quantizer == "modelopt":
+        quantize, version = _quantize_with_modelopt, require_modelopt(method)
+    else:
+        import onnxruntime
+
+        quantize, version = _quantize_with_ort, onnxruntime.__version__
+    calib = Path(calib).absolute()  # read from ModelOpt's working directory too
     manifest = read_manifest(calib)
     reader = _reader(model, calib, manifest["samples"])
+    excluded = [node.name for node in custom_nodes(model.graph)]
     with tempfile.TemporaryDirectory(prefix="vfi-int8-") as tmp, _quiet_quantizer():
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        save_model(model, source)  # quantize_static rewrites an in-memory model's initializers
-        quantize_static(
-            str(source),
-            str(target),
-            reader,
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OPS),
-            nodes_to_exclude=[node.name for node in custom_nodes(model.graph)],
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method={
-                "entropy": CalibrationMethod.Entropy,
-                "percentile": CalibrationMethod.Percentile,
-                "minmax": CalibrationMethod.MinMax,
-            }[method],
-            extra_options={
-                "ActivationSymmetric": True,
-                "WeightSymmetric": True,
-                "QuantizeBias": False,  # TensorRT takes float biases
-                "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS),
-                "DedicatedQDQPair": True,  # one Q/DQ pair per quantized consumer, as TensorRT fuses them
-                # Calibrate sample by sample, whatever the method: the histogram calibrators otherwise keep
-                # every sample's intermediate tensors in memory at once (gigabytes per full-size frame).
-                "CalibStridedMinMax": 1,
-            },
-        )
+        save_model(model, source)  # the quantizers read a file: quantize_static rewrites an in-memory model's initializers
+        quantize(source, target, reader, method, excluded)
         quantized = onnx.load(target)
-    restore_float_inputs(quantized)
+    restore_float_inputs(quantized, QUANTIZED_OPS if quantizer == "ort" else None)
+    # ModelOpt writes a model without metadata_props; the variant keeps the fp32 file's.
+    update_metadata(quantized, {**metadata(model), **metadata(quantized)})
     update_metadata(quantized, {
         "vfi.precision": "int8",
         "vfi.io_dtype": "fp32",
         "vfi.calibration": json.dumps({
+            "quantizer": quantizer,
+            "quantizer_version": version,
             "method": method,
             "samples": len(manifest["samples"]),
             "manifest_sha256": store_digest(calib),
-            "quantized_ops": list(QUANTIZED_OPS),
+            "quantized_ops": sorted(dequantized_readers(quantized)),
         }),
     })
     check_model(quantized)
     return quantized
 
 
-def restore_float_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Wire every node that is not a quantized op and reads a dequantized activation back to the
-    float tensor that was quantized; a graph output that is a dequantized activation is refused."""
+def _quantize_with_ort(source: Path, target: Path, reader, method: str, excluded: list[str]) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    quantize_static(
+        str(source),
+        str(target),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=list(QUANTIZED_OPS),
+        nodes_to_exclude=excluded,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method={
+            "entropy": CalibrationMethod.Entropy,
+            "percentile": CalibrationMethod.Percentile,
+            "minmax": CalibrationMethod.MinMax,
+        }[method],
+        extra_options={
+            "ActivationSymmetric": True,
+            "WeightSymmetric": True,
+            "QuantizeBias": False,  # TensorRT takes float biases
+            "OpTypesToExcludeOutputQuantization": list(QUANTIZED_OPS),
+            "DedicatedQDQPair": True,  # one Q/DQ pair per quantized consumer, as TensorRT fuses them
+            # Calibrate sample by sample, whatever the method: the histogram calibrators otherwise keep
+            # every sample's intermediate tensors in memory at once (gigabytes per full-size frame).
+            "CalibStridedMinMax": 1,
+        },
+    )
+
+
+def require_modelopt(method: str) -> str:
+    """ModelOpt's version, after checking that its ONNX quantizer imports and offers `method`."""
+    if method not in MODELOPT_METHODS:
+        raise QuantizationError(
+            f"ModelOpt's INT8 calibration has no {method} method; use --calib-method "
+            f"{' or '.join(MODELOPT_METHODS)} with --quantizer modelopt"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its import warns about optional packages it does not need here
+            importlib.import_module("modelopt.onnx.quantization")
+    except ImportError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise QuantizationError(f"--quantizer modelopt needs NVIDIA ModelOpt ({first}); install it with {MODELOPT_INSTALL}") from None
+    return importlib.metadata.version("nvidia-modelopt")
+
+
+def _quantize_with_modelopt(source: Path, target: Path, reader, method: str, excluded: list[str]) -> None:
+    import modelopt.onnx.quantization as modelopt_quantization
+
+    # In the temporary folder: ONNX Runtime's symbolic shape inference, which ModelOpt calls, saves a
+    # model it could not complete into the working directory, with its weights in uuid-named files.
+    try:
+        with working_directory(target.parent):
+            modelopt_quantization.quantize(
+                str(source),
+                quantize_mode="int8",
+                calibration_data_reader=reader,
+                calibration_method=MODELOPT_METHODS[method],
+                calibration_eps=["cpu"],  # calibrate through ONNX Runtime on the CPU, on any machine
+                nodes_to_exclude=excluded,
+                high_precision_dtype="fp32",  # what it does not quantize stays fp32, as in the ort variant
+                output_path=str(target),
+                # Its warnings and errors are progress notes (e.g. NVML missing on a CPU machine, logged as
+                # an error and then ignored); a real failure raises.
+                log_level="CRITICAL",
+            )
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise QuantizationError(f"ModelOpt could not quantize the model ({type(exc).__name__}: {first})") from exc
+
+
+def dequantized_readers(model: onnx.ModelProto) -> set[str]:
+    """The op types of the main graph that read a dequantized activation or weight."""
+    dequantized = {node.output[0] for node in model.graph.node if node.op_type == "DequantizeLinear"}
+    return {node.op_type for node in model.graph.node
+            if node.op_type != "QuantizeLinear" and any(name in dequantized for name in node.input)}
+
+
+def restore_float_inputs(model: onnx.ModelProto, quantized_ops: tuple[str, ...] | None) -> onnx.ModelProto:
+    """Wire every node that reads a dequantized activation but is not a quantized op back to the
+    float tensor that was quantized: a `vfi::` node always, a standard-op node unless its type is in
+    `quantized_ops` (None: every standard op may be, as the quantizer placed it). A graph output
+    that is a dequantized activation is refused."""
     producers = {out: node for node in model.graph.node for out in node.output}
     originals = {}  # dequantized activation -> the float tensor its Q/DQ pair quantized
     for node in model.graph.node:
@@ -158,7 +237,7 @@ def restore_float_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
             if quantize.op_type == "QuantizeLinear":
                 originals[node.output[0]] = quantize.input[0]
     for node in model.graph.node:
-        if node.op_type not in QUANTIZED_OPS:
+        if not _may_read_dequantized(node, quantized_ops):
             for i, name in enumerate(node.input):
                 if name in originals:
                     node.input[i] = originals[name]
@@ -168,10 +247,19 @@ def restore_float_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def _may_read_dequantized(node: onnx.NodeProto, quantized_ops: tuple[str, ...] | None) -> bool:
+    if node.domain not in ("", "ai.onnx"):
+        return False
+    return quantized_ops is None or node.op_type in quantized_ops
+
+
 def qdq_violations(model: onnx.ModelProto) -> list[str]:
     """Where the model breaks the placement rule: every QuantizeLinear feeds only DequantizeLinear,
-    every DequantizeLinear feeds only quantized ops, no `vfi::` node reads a dequantized tensor,
+    every DequantizeLinear feeds only quantized ops (for the `ort` quantizer Conv, MatMul and Gemm;
+    for `modelopt` any standard op, as it placed them), no `vfi::` node reads a dequantized tensor,
     and no function body holds Q/DQ."""
+    calibration = json.loads(metadata(model).get("vfi.calibration", "{}"))
+    quantized_ops = None if calibration.get("quantizer") == "modelopt" else QUANTIZED_OPS
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         for name in node.input:
@@ -183,7 +271,7 @@ def qdq_violations(model: onnx.ModelProto) -> list[str]:
             problems += [f"{node.name} feeds {r.op_type} {r.name}" for r in readers if r.op_type != "DequantizeLinear"]
         elif node.op_type == "DequantizeLinear":
             problems += [f"{node.name} feeds {r.domain + '::' if r.domain else ''}{r.op_type} {r.name}"
-                         for r in readers if r.op_type not in QUANTIZED_OPS or r.domain not in ("", "ai.onnx")]
+                         for r in readers if not _may_read_dequantized(r, quantized_ops)]
     outputs = {o.name for o in model.graph.output}
     problems += [f"{node.name} produces graph output {node.output[0]}"
                  for node in model.graph.node if node.op_type == "DequantizeLinear" and node.output[0] in outputs]
@@ -191,6 +279,17 @@ def qdq_violations(model: onnx.ModelProto) -> list[str]:
         problems += [f"function {function.domain}::{function.name} holds {n.op_type}"
                      for n in function.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
     return problems
+
+
+@contextlib.contextmanager
+def working_directory(path: Path):
+    """contextlib.chdir, which Python 3.10 lacks."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 @contextlib.contextmanager
