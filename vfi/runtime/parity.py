@@ -5,7 +5,9 @@ reference), an `.onnx` file in ONNX Runtime (fp32, fp16 or INT8 variant), an `.e
 TensorRT. Data (`--data`) is a folder of triplets in the Middlebury layout (`frame10.png`,
 `frame11.png`, ground truth `frame10i11.png`; the folder itself or its subfolders), or a video or
 image-sequence folder, from which `--max-pairs` consecutive pairs spread over its length are
-taken. Models that take t are run at t = 0.5.
+taken. Models that take t are run at t = 0.5. Instead of `--data`, `--load-inputs` reads the feeds of
+a Polygraphy input-data file (t from the file); `--save-inputs` and `--save-outputs` write the feeds
+and both runners' outputs in Polygraphy's formats (vfi.runtime.parity_polygraphy).
 
 Against the reference, on the float outputs as returned: PSNR and SSIM (vfi.runtime.metrics),
 the largest absolute error, and the largest difference in 8-bit levels (LSB) after both outputs
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,7 @@ import numpy as np
 
 from vfi.errors import VfiError
 from vfi.fileio import write_atomically
+from vfi.runtime.backends import FRAME_INPUTS, TIME_INPUT
 
 TRIPLET = ("frame10.png", "frame11.png", "frame10i11.png")  # frame0, frame1, ground truth
 MIDPOINT = 0.5
@@ -115,6 +119,7 @@ class Pair:
     frame0: np.ndarray  # float32 [1,3,H,W] in [0, 1]
     frame1: np.ndarray
     truth: np.ndarray | None  # the real middle frame, when the data has one
+    t: float | None = MIDPOINT  # the time given to runners that take t; None: a loaded feed without t
 
 
 def load_pairs(data: str | Path, max_pairs: int = 8) -> list[Pair]:
@@ -252,23 +257,53 @@ def check_rows(rows: list[dict], threshold: float | None, source: str) -> list[s
     return problems
 
 
-def run_parity(reference: Runner, candidate: Runner, pairs: list[Pair], keep_images: bool = True) -> dict:
-    """Run both runners on every pair; the report as a JSON-able dict (images under "_images")."""
+def feed(pair: Pair, inputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """The arrays the runners are given for `pair`, by input name."""
+    arrays = {FRAME_INPUTS[0]: pair.frame0, FRAME_INPUTS[1]: pair.frame1}
+    if TIME_INPUT in inputs:
+        arrays[TIME_INPUT] = np.full((1,), pair.t, np.float32)
+    return arrays
+
+
+def check_loaded_inputs(path: Path, pairs: list[Pair], inputs: tuple[str, ...]) -> None:
+    """Pairs loaded from `path` must feed exactly the runners' inputs (t included or not)."""
+    for pair in pairs:
+        fed = FRAME_INPUTS + ((TIME_INPUT,) if pair.t is not None else ())
+        if fed != inputs:
+            raise ParityError(f"{path}: {pair.name} has inputs ({', '.join(fed)}); the runners take ({', '.join(inputs)})")
+
+
+def run_parity(
+    reference: Runner, candidate: Runner, pairs: list[Pair], keep_images: bool = True, keep_outputs: bool = False,
+    inputs_file: Path | None = None,
+) -> dict:
+    """Run both runners on every pair; the report as a JSON-able dict (images under "_images",
+    with `keep_outputs` the outputs under "_outputs"). `inputs_file`: the Polygraphy input-data file
+    the pairs were loaded from, whose feeds must then match the runners' inputs."""
     from vfi.runtime.parity_html import pair_images
 
     check_comparable(reference, candidate)
-    rows, images = [], []
-    for runner in (reference, candidate):
+    runners = (reference, candidate)
+    rows, images, outputs_by_runner = [], [], ([], [])
+    for runner in runners:
         runner.backend.activate()
     try:
+        # What a runner takes is known once it is activated (an ONNX file or engine says it then).
+        inputs = FRAME_INPUTS + ((TIME_INPUT,) if any(r.backend.arbitrary_t for r in runners) else ())
+        if inputs_file is not None:
+            check_loaded_inputs(inputs_file, pairs, inputs)
         for pair in pairs:
-            t = np.full((1,), MIDPOINT, np.float32)
-            outputs = [r.backend.infer(pair.frame0, pair.frame1, t if r.backend.arbitrary_t else None) for r in (reference, candidate)]
-            rows.append({"pair": pair.name, "height": pair.frame0.shape[2], "width": pair.frame0.shape[3], **compare(*outputs, pair.truth)})
+            arrays = feed(pair, inputs)
+            outputs = [r.backend.infer(pair.frame0, pair.frame1, arrays[TIME_INPUT] if r.backend.arbitrary_t else None) for r in runners]
+            t_column = {"t": pair.t} if TIME_INPUT in inputs else {}
+            rows.append({"pair": pair.name, "height": pair.frame0.shape[2], "width": pair.frame0.shape[3], **t_column, **compare(*outputs, pair.truth)})
             if keep_images:
                 images.append(pair_images(*outputs, pair.truth))
+            if keep_outputs:
+                for kept, output in zip(outputs_by_runner, outputs):
+                    kept.append(output)
     finally:
-        for runner in (reference, candidate):
+        for runner in runners:
             runner.backend.close()
     threshold, source = threshold_for(candidate, reference)
     summary = summarise(rows)
@@ -282,12 +317,13 @@ def run_parity(reference: Runner, candidate: Runner, pairs: list[Pair], keep_ima
     return {
         "reference": reference.describe(),
         "candidate": candidate.describe(),
-        "t": MIDPOINT,
+        "inputs": list(inputs),
         "threshold": {"psnr_db": threshold, "source": source, "truth_drop_db": truth_drop},
         "summary": summary,
         "pairs": rows,
         "failures": failures,
         "_images": images,
+        "_outputs": dict(zip(("reference", "candidate"), outputs_by_runner)),
     }
 
 
@@ -299,7 +335,10 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("reference", help="registered model name (PyTorch), .onnx file (ONNX Runtime) or .engine file (TensorRT)")
     parser.add_argument("candidate", help="the runner compared with the reference, in the same forms")
-    parser.add_argument("--data", type=Path, required=True, help="folder of Middlebury-style triplets, or a video or image-sequence folder")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", type=Path, help="folder of Middlebury-style triplets, or a video or image-sequence folder")
+    data.add_argument("--load-inputs", type=Path, metavar="FILE",
+                      help="run on the feeds of a Polygraphy input-data JSON (polygraphy run --save-inputs, or vfi parity's), without ground truth")
     parser.add_argument("--max-pairs", type=positive_int, default=8, help="pairs taken from a video or image sequence (default 8)")
     parser.add_argument("--weights", type=Path, help="checkpoint for a PyTorch runner (default: seeded random weights)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a PyTorch runner's random weights (default 0, as `vfi export`)")
@@ -309,22 +348,36 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads of PyTorch and ONNX Runtime runners")
     parser.add_argument("--json", type=Path, help="write the report as JSON to this file")
     parser.add_argument("--html", type=Path, help="write the report as a self-contained HTML page to this file")
+    parser.add_argument("--save-inputs", type=Path, metavar="FILE",
+                        help="write the feeds given to the runners as Polygraphy input data (polygraphy run --load-inputs FILE)")
+    parser.add_argument("--save-outputs", type=Path, metavar="FILE",
+                        help="write both runners' outputs as Polygraphy RunResults (polygraphy run --load-outputs FILE)")
 
 
 def run(args) -> int:
+    from vfi.runtime import parity_polygraphy
     from vfi.runtime.parity_html import render_html
 
+    # Without Polygraphy its options are refused before the runners run, not after.
+    for option, path in (("--load-inputs", args.load_inputs), ("--save-inputs", args.save_inputs), ("--save-outputs", args.save_outputs)):
+        if path is not None:
+            parity_polygraphy.require_polygraphy(option)
     options = dict(weights=args.weights, seed=args.seed, plugins=args.plugins, device=args.device, provider=args.provider, threads=args.threads)
     reference, candidate = open_runner(args.reference, **options), open_runner(args.candidate, **options)
-    pairs = load_pairs(args.data, args.max_pairs)
-    report = run_parity(reference, candidate, pairs, keep_images=args.html is not None)
+    pairs = parity_polygraphy.load_inputs(args.load_inputs) if args.load_inputs else load_pairs(args.data, args.max_pairs)
+    report = run_parity(reference, candidate, pairs, keep_images=args.html is not None, keep_outputs=args.save_outputs is not None,
+                        inputs_file=args.load_inputs)
     print(format_report(report))
-    if args.json:
-        write_atomically(args.json, report_json(report))
-        print(f"wrote {args.json}")
-    if args.html:
-        write_atomically(args.html, render_html(report))
-        print(f"wrote {args.html}")
+    writers = (
+        (args.json, lambda path: write_atomically(path, report_json(report))),
+        (args.html, lambda path: write_atomically(path, render_html(report))),
+        (args.save_inputs, lambda path: parity_polygraphy.save_inputs(path, [feed(pair, report["inputs"]) for pair in pairs])),
+        (args.save_outputs, lambda path: parity_polygraphy.save_outputs(path, report)),
+    )
+    for path, write in writers:
+        if path is not None:
+            write(path)
+            print(f"wrote {path}")
     for problem in report["failures"]:
         print(f"vfi parity: FAIL: {problem}")
     return 1 if report["failures"] else 0
@@ -342,7 +395,8 @@ def report_json(report: dict) -> str:
             return [strict(v) for v in value]
         return value
 
-    return json.dumps(strict({k: v for k, v in report.items() if k != "_images"}), indent=2, allow_nan=False) + "\n"
+    # "_images" and "_outputs" hold arrays for the HTML page and --save-outputs.
+    return json.dumps(strict({k: v for k, v in report.items() if not k.startswith("_")}), indent=2, allow_nan=False) + "\n"
 
 
 def format_report(report: dict) -> str:
