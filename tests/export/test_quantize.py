@@ -20,7 +20,7 @@ from vfi.calib.collect import collect
 from vfi.export.graph import custom_nodes, metadata
 from vfi.export.onnx import export_module, ort_session
 from vfi.export import quantize
-from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, to_int8
+from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, quantizer_of, to_int8
 from vfi.plugins.sepconv import sepconv
 from vfi.runtime.metrics import psnr
 
@@ -106,7 +106,7 @@ def test_int8_runs_in_onnx_runtime_with_qdq_only_around_convolutions(three_ops, 
     assert meta["vfi.precision"] == "int8"
     calibration = json.loads(meta["vfi.calibration"])
     assert calibration["method"] == method and calibration["samples"] == 4 and calibration["quantized_ops"] == ["Conv"]
-    assert calibration["quantizer"] == "ort"
+    assert calibration["quantizer"] == "ort" == quantizer_of(meta)
 
     frames = [torch.rand(1, 3, 19, 27) for _ in range(2)]
     with torch.no_grad():
@@ -133,6 +133,12 @@ def test_custom_nodes_keep_reading_float_tensors(calib):
         expected = module(*frames).numpy()
     (actual,) = ort_session(int8).run(None, {"frame0": frames[0].numpy(), "frame1": frames[1].numpy()})
     assert psnr(actual, expected) > 30.0
+
+
+def test_the_quantizer_of_a_file_is_read_from_its_metadata():
+    assert quantizer_of({"vfi.precision": "fp16"}) is None
+    assert quantizer_of({"vfi.precision": "int8", "vfi.calibration": json.dumps({"method": "entropy"})}) == "ort"  # written before it was recorded
+    assert quantizer_of({"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})}) == "modelopt"
 
 
 def test_violations_are_found():
@@ -248,6 +254,7 @@ def test_modelopt_places_qdq_by_its_own_rules_and_leaves_the_custom_ops_alone(ca
     calibration = json.loads(meta["vfi.calibration"])
     assert meta["vfi.model"] == "shared_input" and meta["vfi.precision"] == "int8"
     assert calibration["quantizer"] == "modelopt" and calibration["method"] == method and "Conv" in calibration["quantized_ops"]
+    assert quantizer_of(meta) == "modelopt"
     assert all(value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for value in [*int8.graph.input, *int8.graph.output])
     with torch.no_grad():
         expected = module(*frames).numpy()
@@ -256,6 +263,21 @@ def test_modelopt_places_qdq_by_its_own_rules_and_leaves_the_custom_ops_alone(ca
     (unquantized,) = ort_session(fp32).run(None, feeds)
     # Quantized (well below the float file's agreement), and still the same computation.
     assert 20.0 < psnr(actual, expected) < psnr(unquantized, expected) - 20.0
+
+
+def test_modelopt_leaves_the_ort_quantizer_of_this_process_as_it_was(three_ops, calib):
+    """ModelOpt patches onnxruntime.quantization in the process it runs in (and `ort` then fails on
+    some models), so it runs in a process of its own."""
+    modelopt_or_skip()
+    from onnxruntime.quantization.calibrate import CalibraterBase, MinMaxCalibrater
+
+    before = to_int8(three_ops[1], calib, "minmax")
+    patched = (MinMaxCalibrater.collect_data, CalibraterBase.__init__)
+    wide = WideSharedInput().eval()
+    frames = (torch.rand(1, 3, *SIZE), torch.rand(1, 3, *SIZE))
+    to_int8(export_module(wide, frames, ["frame0", "frame1"], ["output"], dims(["frame0", "frame1"])), calib, "minmax", "modelopt")
+    assert (MinMaxCalibrater.collect_data, CalibraterBase.__init__) == patched
+    assert to_int8(three_ops[1], calib, "minmax").SerializeToString() == before.SerializeToString()
 
 
 def test_a_dequantized_tensor_feeding_a_custom_node_is_a_violation_for_either_quantizer():
@@ -269,7 +291,7 @@ def test_a_dequantized_tensor_feeding_a_custom_node_is_a_violation_for_either_qu
         onnx.helper.make_node("SepConv", ["r", "dq"], ["y"], name="sepconv", domain="vfi"),
     ]
     model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [scale]))
-    onnx.helper.set_model_props(model, {"vfi.calibration": json.dumps({"quantizer": "modelopt"})})
+    onnx.helper.set_model_props(model, {"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})})
     assert qdq_violations(model) == ["dq feeds vfi::SepConv sepconv"]  # Relu may: ModelOpt placed it
 
 

@@ -6,11 +6,14 @@ card sets none), no NaN/Inf anywhere (`-s` prints every number and time). Which 
 precisions run by default is set by the constants below. Arbitrary-t models run at t = 0.25, 0.5,
 0.75. DSFN (a low-resolution clip in, 4x frames out) is checked on a clip cut from car-turn.mp4 in
 fp32, fp16 and INT8. INT8 is calibrated on a pair from the shared video and image sequence, never
-on Middlebury; DSFN's on a run of four image-sequence frames downscaled 4x, never on its clip."""
+on Middlebury; DSFN's on a run of four image-sequence frames downscaled 4x, never on its clip.
+Where NVIDIA ModelOpt is installed, INT8 is also made by `--quantizer modelopt` ("int8-modelopt",
+checked against the card's int8_modelopt_psnr_threshold_db) for one model per family by default."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import time
 
@@ -52,6 +55,20 @@ CALIBRATION_METHOD = "minmax"
 # INT8 does not apply to classic: it has no Conv/MatMul/Gemm, so there is nothing to quantize
 # (to_int8 refuses it). Its fp16 variant keeps the TV-L1 Loop in float32 (vfi.export.precision).
 NO_INT8 = ("classic",)
+# ModelOpt's INT8 on Venus (and the DSFN clip) for one model per family by default, every model with
+# VFI_PARITY_ALL_PAIRS=1: its calibration and a fourth session cost ~30 s per model.
+MODELOPT_MODELS = ("adacof_net", "cdfi_net", "sepconv_net", "softsplat_net", "dsfn_net")
+
+
+@functools.cache
+def modelopt_missing() -> str | None:
+    """Why ModelOpt's quantizer cannot run here, or None."""
+    try:
+        importlib.import_module("modelopt.onnx.quantization")
+    except ImportError as exc:
+        return f"NVIDIA ModelOpt is not installed ({str(exc).splitlines()[0]}; pip install 'vfi[modelopt]')"
+    return None
+
 TIMES = (0.25, 0.5, 0.75)
 # Models whose classes declare their own I/O (DSFN: several low-resolution frames in, several 4x
 # frames out) are checked on a clip; the rest take a frame pair.
@@ -65,6 +82,8 @@ def precisions_on(name: str, sequence: str) -> tuple[str, ...]:
         precisions.append("fp16")
     if name not in NO_INT8 and (ALL_PAIRS or sequence in INT8_PAIRS):
         precisions.append("int8")
+        if (ALL_PAIRS or name in MODELOPT_MODELS) and modelopt_missing() is None:
+            precisions.append("int8-modelopt")
     return tuple(precisions)
 
 
@@ -91,16 +110,16 @@ def fp32_model(name: str):
     return model
 
 
-@functools.lru_cache(maxsize=3)
+@functools.lru_cache(maxsize=4)
 def session(name: str, precision: str, calib=None):
     """The ONNX Runtime session of a model's `precision` file, converted once for all its cases."""
     model = fp32_model(name)
     start = time.perf_counter()
     if precision == "fp16":
         model = to_fp16(model)
-    elif precision == "int8":
-        model = to_int8(model, calib, CALIBRATION_METHOD)
-        assert qdq_violations(model) == [], name  # the placement TensorRT fuses, never on vfi:: nodes
+    elif precision.startswith("int8"):
+        model = to_int8(model, calib, CALIBRATION_METHOD, "modelopt" if precision == "int8-modelopt" else "ort")
+        assert qdq_violations(model) == [], name  # the quantizer's placement, never on vfi:: nodes
     if precision != "fp32":
         print(f"{name}: {precision} conversion {time.perf_counter() - start:.1f} s")
     return ort_session(model)
@@ -110,6 +129,8 @@ def threshold(name: str, precision: str) -> float | None:
     """None: the card sets no INT8 threshold, so INT8 is reported only."""
     if precision == "int8":
         return MODELS[name].int8_psnr_threshold_db
+    if precision == "int8-modelopt":
+        return MODELS[name].int8_modelopt_psnr_threshold_db
     return PSNR_THRESHOLDS_DB[precision]
 
 
@@ -149,7 +170,7 @@ def test_onnx_variants_match_pytorch_on_middlebury(name, sequence, data_dir, cal
         print(f"{name} {sequence} t={t} PyTorch ({time.perf_counter() - start:.1f} s)")
         feeds = {k: v.numpy() for k, v in inputs.items()}
         for precision in precisions_on(name, sequence):
-            runner = session(name, precision, calib if precision == "int8" else None)
+            runner = session(name, precision, calib if precision.startswith("int8") else None)
             check([expected], runner, feeds, truth, name, precision, f"{name} {sequence} t={t}")
 
 
@@ -184,6 +205,13 @@ def test_onnx_variants_match_pytorch_on_a_video_clip(name, car_turn_clip, clip_c
         expected = module(*inputs.values())
     expected = [e.numpy() for e in (expected if isinstance(expected, tuple) else (expected,))]
     feeds = {k: v.numpy() for k, v in inputs.items()}
-    for precision in ("fp32", "fp16", "int8"):
-        runner = session(name, precision, clip_calib if precision == "int8" else None)
+    for precision in precisions_on(name, INT8_PAIRS[0]):
+        runner = session(name, precision, clip_calib if precision.startswith("int8") else None)
         check(expected, runner, feeds, None, name, precision, f"{name} car-turn 90x160")
+
+
+def test_modelopt_int8_cases_run_here():
+    """The "int8-modelopt" cases above join only where ModelOpt imports; this says so when it does not."""
+    if modelopt_missing():
+        pytest.skip(f"the ModelOpt INT8 parity cases did not run: {modelopt_missing()}")
+    assert "int8-modelopt" in precisions_on(MODELOPT_MODELS[0], INT8_PAIRS[0])

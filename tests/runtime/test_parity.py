@@ -139,6 +139,23 @@ def test_thresholds_come_from_the_precision_and_the_card(triplets, monkeypatch):
     assert unrelated["threshold"]["psnr_db"] is None and "the reference is fp16" in unrelated["threshold"]["source"]
 
 
+def test_a_modelopt_int8_file_is_held_to_its_own_threshold(triplets, monkeypatch):
+    from vfi.models import MODELS
+
+    card = MODELS["toy_mid"]
+    monkeypatch.setitem(MODELS, "toy_mid", card.__class__(**{**card.__dict__, "int8_psnr_threshold_db": 30.0,
+                                                               "int8_modelopt_psnr_threshold_db": 15.0}))
+    pairs = [Pair(p.name, p.frame0, p.frame1, None) for p in load_pairs(triplets)]
+    modelopt = runner("int8", 0.1)  # 20 dB
+    modelopt.quantizer = "modelopt"
+    report = run_parity(runner("fp32", 0), modelopt, pairs, keep_images=False)
+    assert report["threshold"]["psnr_db"] == 15.0 and report["failures"] == []
+    assert report["threshold"]["source"] == "int8_modelopt_psnr_threshold_db of model card toy_mid"
+    assert report["candidate"]["quantizer"] == "modelopt"
+    ort = run_parity(runner("fp32", 0), runner("int8", 0.1), pairs, keep_images=False)
+    assert ort["threshold"]["psnr_db"] == 30.0 and len(ort["failures"]) == 2
+
+
 def test_runners_with_different_models_or_weights_are_refused():
     with pytest.raises(ParityError, match="different model"):
         check_comparable(runner("fp32", 0, "toy_mid"), runner("fp16", 0, "toy_blend"))
@@ -171,6 +188,10 @@ def test_the_plugin_library_goes_only_to_engines_built_with_it(tmp_path):
     assert (inlined.kind, inlined.precision, inlined.model) == ("trt", "fp32", "toy_mid")
     assert inlined.backend.plugins is None
     assert plugins.backend.plugins == library
+    modelopt = tmp_path / "modelopt.engine"
+    modelopt.write_bytes(b"serialized INT8 engine")
+    write_sidecar(modelopt, {**key, "precision": "int8", "quantizer": "modelopt", "plugin_sha256": None})
+    assert open_runner(str(modelopt)).quantizer == "modelopt" and inlined.quantizer is None  # picks its INT8 threshold
 
 
 def test_report_numbers_never_read_minus_zero():

@@ -20,11 +20,14 @@ optimisation) is not run: the optimiser would rewrite the `vfi::` nodes and thei
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -51,13 +54,12 @@ class QuantizationError(VfiError):
     pass
 
 
-def _reader(model: onnx.ModelProto, calib: Path, entries: list[dict]):
+def _reader(inputs: list[str], calib: Path, entries: list[dict]):
     """ONNX Runtime's calibration reader over the store's samples: a model with k frame inputs
     (frame0 … frame{k-1}, and t for arbitrary-t models) takes the first k frames of each sample.
     `set_range` lets the quantizer calibrate one sample at a time (see to_int8)."""
     from onnxruntime.quantization import CalibrationDataReader
 
-    inputs = [i.name for i in model.graph.input]
     frames = [name for name in inputs if name != "t"]
     if len(frames) < 2 or frames != frame_names(len(frames)) or inputs[len(frames):] not in ([], ["t"]):
         raise QuantizationError(
@@ -118,12 +120,13 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy", 
         quantize, version = _quantize_with_ort, onnxruntime.__version__
     calib = Path(calib).absolute()  # read from ModelOpt's working directory too
     manifest = read_manifest(calib)
-    reader = _reader(model, calib, manifest["samples"])
+    make_reader = functools.partial(_reader, [i.name for i in model.graph.input], calib, manifest["samples"])
+    make_reader()  # a model and a store that do not fit are refused here, before a quantizer starts
     excluded = [node.name for node in custom_nodes(model.graph)]
     with tempfile.TemporaryDirectory(prefix="vfi-int8-") as tmp, _quiet_quantizer():
         source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         save_model(model, source)  # the quantizers read a file: quantize_static rewrites an in-memory model's initializers
-        quantize(source, target, reader, method, excluded)
+        quantize(source, target, make_reader, method, excluded)
         quantized = onnx.load(target)
     restore_float_inputs(quantized, QUANTIZED_OPS if quantizer == "ort" else None)
     # ModelOpt writes a model without metadata_props; the variant keeps the fp32 file's.
@@ -144,13 +147,13 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy", 
     return quantized
 
 
-def _quantize_with_ort(source: Path, target: Path, reader, method: str, excluded: list[str]) -> None:
+def _quantize_with_ort(source: Path, target: Path, make_reader, method: str, excluded: list[str]) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     quantize_static(
         str(source),
         str(target),
-        reader,
+        make_reader(),
         quant_format=QuantFormat.QDQ,
         op_types_to_quantize=list(QUANTIZED_OPS),
         nodes_to_exclude=excluded,
@@ -192,29 +195,40 @@ def require_modelopt(method: str) -> str:
     return importlib.metadata.version("nvidia-modelopt")
 
 
-def _quantize_with_modelopt(source: Path, target: Path, reader, method: str, excluded: list[str]) -> None:
-    import modelopt.onnx.quantization as modelopt_quantization
+def _quantize_with_modelopt(source: Path, target: Path, make_reader, method: str, excluded: list[str]) -> None:
+    """ModelOpt in a process of its own: it patches onnxruntime.quantization's calibrators and
+    quantizers for the rest of the process it runs in (modelopt.onnx.quantization.ort_patching,
+    never undone), which changes what the `ort` quantizer does afterwards (it then fails on some
+    models); and ONNX Runtime's symbolic shape inference, which it calls, saves a model it could not
+    complete into the working directory, with its weights in uuid-named files."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            pool.submit(_modelopt_quantize, source, target, make_reader, method, excluded).result()
+        except Exception as exc:  # whatever ModelOpt raised, or BrokenProcessPool when its process died
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise QuantizationError(f"ModelOpt could not quantize the model ({type(exc).__name__}: {first})") from exc
 
-    # In the temporary folder: ONNX Runtime's symbolic shape inference, which ModelOpt calls, saves a
-    # model it could not complete into the working directory, with its weights in uuid-named files.
-    try:
-        with working_directory(target.parent):
-            modelopt_quantization.quantize(
-                str(source),
-                quantize_mode="int8",
-                calibration_data_reader=reader,
-                calibration_method=MODELOPT_METHODS[method],
-                calibration_eps=["cpu"],  # calibrate through ONNX Runtime on the CPU, on any machine
-                nodes_to_exclude=excluded,
-                high_precision_dtype="fp32",  # what it does not quantize stays fp32, as in the ort variant
-                output_path=str(target),
-                # Its warnings and errors are progress notes (e.g. NVML missing on a CPU machine, logged as
-                # an error and then ignored); a real failure raises.
-                log_level="CRITICAL",
-            )
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise QuantizationError(f"ModelOpt could not quantize the model ({type(exc).__name__}: {first})") from exc
+
+def _modelopt_quantize(source: Path, target: Path, make_reader, method: str, excluded: list[str]) -> None:
+    """The child process's work (see _quantize_with_modelopt)."""
+    os.chdir(target.parent)
+    with warnings.catch_warnings(), _quiet_quantizer():
+        warnings.simplefilter("ignore")  # its import warns about optional packages it does not need here
+        import modelopt.onnx.quantization as modelopt_quantization
+
+        modelopt_quantization.quantize(
+            str(source),
+            quantize_mode="int8",
+            calibration_data_reader=make_reader(),
+            calibration_method=MODELOPT_METHODS[method],
+            calibration_eps=["cpu"],  # calibrate through ONNX Runtime on the CPU, on any machine
+            nodes_to_exclude=excluded,
+            high_precision_dtype="fp32",  # what it does not quantize stays fp32, as in the ort variant
+            output_path=str(target),
+            # Its warnings and errors are progress notes (e.g. NVML missing on a CPU machine, logged as
+            # an error and then ignored); a real failure raises.
+            log_level="CRITICAL",
+        )
 
 
 def dequantized_readers(model: onnx.ModelProto) -> set[str]:
@@ -247,6 +261,14 @@ def restore_float_inputs(model: onnx.ModelProto, quantized_ops: tuple[str, ...] 
     return model
 
 
+def quantizer_of(model_metadata: dict[str, str]) -> str | None:
+    """The quantizer that made an INT8 file, from its metadata (None: not INT8). INT8 files written
+    before the quantizer was recorded were all made by `ort`."""
+    if model_metadata.get("vfi.precision") != "int8":
+        return None
+    return json.loads(model_metadata.get("vfi.calibration", "{}")).get("quantizer", "ort")
+
+
 def _may_read_dequantized(node: onnx.NodeProto, quantized_ops: tuple[str, ...] | None) -> bool:
     if node.domain not in ("", "ai.onnx"):
         return False
@@ -258,8 +280,7 @@ def qdq_violations(model: onnx.ModelProto) -> list[str]:
     every DequantizeLinear feeds only quantized ops (for the `ort` quantizer Conv, MatMul and Gemm;
     for `modelopt` any standard op, as it placed them), no `vfi::` node reads a dequantized tensor,
     and no function body holds Q/DQ."""
-    calibration = json.loads(metadata(model).get("vfi.calibration", "{}"))
-    quantized_ops = None if calibration.get("quantizer") == "modelopt" else QUANTIZED_OPS
+    quantized_ops = None if quantizer_of(metadata(model)) == "modelopt" else QUANTIZED_OPS
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         for name in node.input:
@@ -279,17 +300,6 @@ def qdq_violations(model: onnx.ModelProto) -> list[str]:
         problems += [f"function {function.domain}::{function.name} holds {n.op_type}"
                      for n in function.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
     return problems
-
-
-@contextlib.contextmanager
-def working_directory(path: Path):
-    """contextlib.chdir, which Python 3.10 lacks."""
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 @contextlib.contextmanager

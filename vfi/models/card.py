@@ -28,3 +28,6 @@ class ModelCard:
     # `vfi parity`: the PSNR (dB, every pair) the INT8 variant must keep against the fp32 reference;
     # set from measurement and justified where it is set. None: INT8 parity is reported, not enforced.
     int8_psnr_threshold_db: float | None = None
+    # The same for the INT8 variant of `--quantizer modelopt`, whose placement quantizes more of the
+    # graph (docs/precision.md); int8_psnr_threshold_db is the `ort` quantizer's.
+    int8_modelopt_psnr_threshold_db: float | None = None

@@ -380,6 +380,15 @@ def joint_statistics(one: torch.Tensor, two: torch.Tensor) -> tuple[torch.Tensor
 # qdq_violations in the tests, not by this number.
 INT8_PSNR_THRESHOLD_DB = 48.0
 
+# ModelOpt's INT8 variant (--quantizer modelopt) vs fp32, seeded random weights, 4-sample min-max
+# calibration, 2026-12-06 (tools/compare_quantizers.py, docs/quantizers_cpu.json): softsplat_net
+# 45.0-53.6 dB over the 12 Middlebury pairs at t = 0.5 (lowest MiniCooper), at most 20 LSB, no loss
+# against ground truth (-0.016 dB). ModelOpt quantizes 44 more tensors than the `ort` variant (Add,
+# Resize, PRelu, Concat, Mul of the flow network, softmetric and GridNet), and the splatting
+# importance exp(-Z) magnifies their errors. The threshold sits 5 dB under the lowest value, with
+# room for the parity tests' other calibration (one pair).
+INT8_MODELOPT_PSNR_THRESHOLD_DB = 40.0
+
 CARDS = (
     ModelCard(
         name="softsplat_net",
@@ -393,5 +402,6 @@ CARDS = (
         checkpoint_layout=PLAIN,
         published_middlebury_psnr=38.42,
         int8_psnr_threshold_db=INT8_PSNR_THRESHOLD_DB,
+        int8_modelopt_psnr_threshold_db=INT8_MODELOPT_PSNR_THRESHOLD_DB,
     ),
 )

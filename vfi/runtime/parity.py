@@ -17,8 +17,9 @@ and SSIM of each runner's 8-bit output, and how much the candidate loses.
 
 Thresholds: no output may hold NaN or Inf. When the reference is fp32 (PyTorch or an fp32 file)
 and the candidate's model has a card, every pair must reach the candidate precision's PSNR
-(PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`, which was measured with seeded
-random weights and so applies to them alone), and an INT8 candidate may
+(PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`, or `int8_modelopt_psnr_threshold_db`
+for a file of `--quantizer modelopt`, each measured with seeded random weights and so applying to
+them alone), and an INT8 candidate may
 lose at most INT8_TRUTH_DROP_DB of mean PSNR against ground truth where the data has it. Any
 failure is printed and the command exits 1.
 """
@@ -58,9 +59,13 @@ class Runner:
     model: str | None  # the registered model it runs, when known
     weights: str | None  # checkpoint SHA-256 or "none (random weights, seed N)", when known
     backend: object = field(repr=False)
+    quantizer: str | None = None  # INT8: the quantizer that made the file (vfi.export.quantize.QUANTIZERS)
 
     def describe(self) -> dict:
-        return {"label": self.label, "backend": self.kind, "precision": self.precision, "model": self.model, "weights": self.weights}
+        described = {"label": self.label, "backend": self.kind, "precision": self.precision, "model": self.model, "weights": self.weights}
+        if self.quantizer is not None:
+            described["quantizer"] = self.quantizer
+        return described
 
 
 def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device: str = "cpu", provider=None, threads=None) -> Runner:
@@ -70,9 +75,12 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
 
     path = Path(spec)
     if path.suffix == ".onnx":
+        from vfi.export.quantize import quantizer_of
+
         meta = _onnx_metadata(path)
         backend = open_backend("ort", onnx=path, device=device, provider=provider, threads=threads)
-        return Runner(spec, "ort", meta.get("vfi.precision", "fp32"), meta.get("vfi.model"), meta.get("vfi.checkpoint_sha256"), backend)
+        return Runner(spec, "ort", meta.get("vfi.precision", "fp32"), meta.get("vfi.model"), meta.get("vfi.checkpoint_sha256"),
+                      backend, quantizer_of(meta))
     if path.suffix in (".engine", ".plan"):
         from vfi.export.engine_sidecar import read_sidecar
 
@@ -80,7 +88,8 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
         # One --plugins serves both runners: only an engine built with a plugin library gets it (an
         # engine built without would fail its sidecar check with it).
         backend = open_backend("trt", engine=path, plugins=plugins if sidecar["plugin_sha256"] else None)
-        return Runner(spec, "trt", sidecar["precision"], sidecar.get("model"), sidecar.get("checkpoint_sha256"), backend)
+        return Runner(spec, "trt", sidecar["precision"], sidecar.get("model"), sidecar.get("checkpoint_sha256"), backend,
+                      sidecar.get("quantizer"))
     from vfi.models.weights import random_weights_identity, sha256_of
 
     backend = open_backend("torch", model=spec, weights=weights, device=device, threads=threads, seed=seed)
@@ -232,14 +241,16 @@ def threshold_for(candidate: Runner, reference: Runner) -> tuple[float | None, s
     if card is None:
         return None, "no threshold: the model has no card"
     if candidate.precision == "int8":
-        if card.int8_psnr_threshold_db is None:
-            return None, f"no threshold: model card {card.name} sets no int8_psnr_threshold_db"
+        # ModelOpt quantizes more of the graph than the `ort` quantizer, so it has its own threshold.
+        name = "int8_modelopt_psnr_threshold_db" if candidate.quantizer == "modelopt" else "int8_psnr_threshold_db"
+        if getattr(card, name) is None:
+            return None, f"no threshold: model card {card.name} sets no {name}"
         if not is_random_weights(candidate.weights or reference.weights):
             return None, (
-                f"no PSNR threshold: int8_psnr_threshold_db of model card {card.name} was measured with seeded random "
+                f"no PSNR threshold: {name} of model card {card.name} was measured with seeded random "
                 "weights, not with a checkpoint"
             )
-        return card.int8_psnr_threshold_db, f"int8_psnr_threshold_db of model card {card.name}"
+        return getattr(card, name), f"{name} of model card {card.name}"
     return PSNR_THRESHOLDS_DB[candidate.precision], f"{candidate.precision} parity threshold (OPS.md) for {card.name}"
 
 
