@@ -1,9 +1,12 @@
-"""`vfi info`: versions, and which implementations of every op are available here."""
+"""`vfi info`: versions, the TensorRT plugin library and its creators, and which implementations
+of every op are available here."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+
+from vfi.errors import VfiError
 
 
 def _version(package: str) -> str | None:
@@ -11,6 +14,49 @@ def _version(package: str) -> str | None:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def trt_plugin_library(toolchain, build: dict | None) -> dict:
+    """The TensorRT plugin library `vfi plugins build` made (its path, or why there is none) and
+    its creators: those TensorRT registers when it loads the library where that can be done here,
+    else those the op specs declare, with the reason."""
+    from vfi.plugins import OPS, native
+
+    library, why_not = native.built_library("trt", toolchain, build)
+    creators, why_declared = _registered_creators(library) if library else (None, "no library to load")
+    if creators is None:
+        creators = [_creator(op.spec.plugin_name, op.spec.plugin_version, op.spec.plugin_namespace) for op in OPS]
+        source = f"declared by the op specs ({why_declared})"
+    else:
+        source = why_declared
+    return {"path": library, "status": "built" if library else why_not, "creators": creators, "creators_source": source}
+
+
+def _registered_creators(library: str) -> tuple[list[dict] | None, str]:
+    """The creators TensorRT's plugin registry gains by loading `library` (through the runtime's
+    loader, as `vfi build` loads it) and where they come from; or None and why that cannot be done."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        return None, f"TensorRT not importable here: {exc}"
+    from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
+
+    registry = trt.get_plugin_registry()
+
+    def registered() -> set[tuple[str, str, str]]:
+        # all_creators, not plugin_creator_list: that lists IPluginV2 creators only and is gone in TensorRT 11.
+        return {(c.name, c.plugin_version, c.plugin_namespace) for c in registry.all_creators}
+
+    before = registered()
+    try:
+        load_plugin_library(trt, library, _Cuda(_import_cudart()))
+    except VfiError as exc:
+        return None, f"TensorRT could not load the library here: {exc}"
+    return [_creator(*key) for key in sorted(registered() - before)], f"registered by TensorRT {trt.__version__} from the library"
+
+
+def _creator(name: str, version: str, namespace: str) -> dict:
+    return {"name": name, "version": version, "namespace": namespace}
 
 
 def collect() -> dict:
@@ -46,6 +92,7 @@ def collect() -> dict:
         "onnx": _version("onnx"),
         "onnxruntime": ort_version,
         "tensorrt": _version("tensorrt"),
+        "trt_plugin_library": trt_plugin_library(toolchain, build),
         "ops": {
             op.name: {
                 "onnx": f"{op.spec.onnx_domain}::{op.spec.onnx_op_type}",
@@ -71,6 +118,12 @@ def run(args) -> int:
     for package in ("torch", "onnx", "onnxruntime", "tensorrt"):
         print(f"  {package:<12} {info[package] or 'not installed'}")
     print(f"  {'CUDA GPU':<12} {'yes' if info['cuda_available'] else 'no'}")
+    print()
+    library = info["trt_plugin_library"]
+    print(f"TensorRT plugin library: {library['path'] or 'none (' + library['status'] + ')'}")
+    print(f"  creators {library['creators_source']}:")
+    for creator in library["creators"]:
+        print(f"    {creator['namespace']}::{creator['name']} v{creator['version']}")
     print()
     for name, op in info["ops"].items():
         print(f"{name}  ({op['onnx']}, TensorRT plugin {op['tensorrt_plugin']}; attributes: {', '.join(op['attributes']) or 'none'})")

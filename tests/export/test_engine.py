@@ -1,13 +1,17 @@
 """`vfi build`: the plain-Python half (graph preparation for plugins or without them, profile,
-cache key and up-to-date check, the one-line error without TensorRT) on every machine; the build
-itself, one engine per model and precision checked with `vfi parity`, in the trt tier."""
+cache key and up-to-date check, the one-line error without TensorRT, the `--print-trtexec`
+command against what the builder sets) on every machine; the build itself, one engine per model
+and precision checked with `vfi parity`, in the trt tier."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import onnx
@@ -23,6 +27,7 @@ from vfi.export.engine import (
     input_shapes,
     is_up_to_date,
     parse_size,
+    trtexec_onnx_path,
 )
 from vfi.export.engine_sidecar import write_sidecar
 from vfi.export.graph import custom_nodes, for_plugins, node_attrs, without_custom_ops
@@ -104,7 +109,9 @@ def test_cache_key_and_up_to_date_engine(three_ops, tmp_path):
     profile = {"min": [64, 64], "opt": [128, 128], "max": [256, 256]}
     key = cache_key(onnx_path, {"vfi.model": "three_ops", "vfi.precision": "fp16"}, profile, environment)
     assert key["precision"] == "fp16" and key["profile"] == profile and key["gpu_name"] == "Test GPU"
-    assert len(key["onnx_sha256"]) == 64 and key["vfi_version"]
+    assert len(key["onnx_sha256"]) == 64 and key["vfi_version"] and key["quantizer"] is None
+    int8 = {"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})}
+    assert cache_key(onnx_path, int8, profile, environment)["quantizer"] == "modelopt"  # vfi parity's INT8 threshold
     engine = tmp_path / "model.engine"
     assert not is_up_to_date(engine, key)
     engine.write_bytes(b"serialized engine")
@@ -119,8 +126,6 @@ def test_cache_key_and_up_to_date_engine(three_ops, tmp_path):
 
 def test_build_prepares_the_graph_writes_the_sidecar_and_skips_up_to_date_engines(three_ops, tmp_path, monkeypatch, capsys):
     """The orchestration of `vfi build` with TensorRT itself stood in for (the trt tier builds for real)."""
-    from types import SimpleNamespace
-
     from vfi.export import engine as engine_module
     from vfi.export.engine_sidecar import read_sidecar
     from vfi.models.weights import sha256_of
@@ -132,15 +137,16 @@ def test_build_prepares_the_graph_writes_the_sidecar_and_skips_up_to_date_engine
         "plugin_sha256": sha256_of(plugins) if plugins else None,
     })
     monkeypatch.setattr(engine_module, "plugin_library", lambda: (None, "no CUDA compiler"))
-    monkeypatch.setattr(engine_module, "build_engine", lambda trt, model, shapes, plugins, cache: built.append((model, shapes, plugins, cache)) or b"plan")
+    monkeypatch.setattr(engine_module, "build_engine", lambda trt, settings: built.append(settings) or b"plan")
     onnx_path, engine = save_model(three_ops, tmp_path / "model.onnx"), tmp_path / "model.engine"
     sizes = dict(min_size=(32, 32), opt_size=(64, 64), max_size=(128, 128), timing_cache=tmp_path / "timing.cache")
 
     key = engine_module.build(onnx_path, engine, **sizes)
     assert "the vfi plugin library is not available (no CUDA compiler)" in capsys.readouterr().err
-    model, shapes, plugins, cache = built[-1]
-    assert plugins is None and list(custom_nodes(model.graph)) == [] and cache == tmp_path / "timing.cache"
-    assert shapes["frame0"] == ((1, 3, 32, 32), (1, 3, 64, 64), (1, 3, 128, 128))
+    settings = built[-1]
+    assert settings.plugins is None and list(custom_nodes(settings.network.graph)) == []
+    assert settings.timing_cache == tmp_path / "timing.cache" and settings.engine == engine
+    assert settings.shapes["frame0"] == ((1, 3, 32, 32), (1, 3, 64, 64), (1, 3, 128, 128))
     assert engine.read_bytes() == b"plan" and read_sidecar(engine) == {**key, "engine_sha256": sha256_of(engine)}
 
     engine_module.build(onnx_path, engine, **sizes)
@@ -149,9 +155,9 @@ def test_build_prepares_the_graph_writes_the_sidecar_and_skips_up_to_date_engine
     library = tmp_path / "libvfi_trt_plugins.so"
     library.write_bytes(b"plugins")
     key = engine_module.build(onnx_path, engine, plugins=library, **sizes)
-    model, _, plugins, _ = built[-1]
-    assert len(built) == 2 and plugins == library and key["plugin_sha256"] == sha256_of(library)
-    assert len(list(custom_nodes(model.graph))) == 3 and len(model.functions) == 0
+    settings = built[-1]
+    assert len(built) == 2 and settings.plugins == library and key["plugin_sha256"] == sha256_of(library)
+    assert len(list(custom_nodes(settings.network.graph))) == 3 and len(settings.network.functions) == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -166,24 +172,30 @@ def test_timing_cache_is_one_file_per_tensorrt_version_and_gpu_model(tmp_path, m
     assert default_timing_cache({**h200, "plugin_sha256": "ab" * 32}) == default_timing_cache(h200)
 
 
-def test_builds_in_one_process_load_the_plugin_library_once(three_ops, tmp_path, monkeypatch):
-    """TensorRT's load_library returns None for a library it loaded already: build_engine goes
-    through the runtime's once-per-process helper (polygraphy, TensorRT and CUDA stood in for)."""
-    from types import ModuleType, SimpleNamespace
-
-    from vfi.export.engine import build_engine
+@pytest.fixture
+def tensorrt_stand_in(monkeypatch):
+    """Polygraphy's TensorRT loaders, TensorRT's plugin registry and CUDA stood in for, recording
+    what the builder hands them: `calls` (profile shapes per input, CreateConfig's and
+    NetworkFromOnnxBytes's arguments, the timing cache saved) and `loaded` (libraries loaded)."""
     from vfi.runtime.backends import trt as trt_backend
 
-    class Loader:
-        def __init__(self, *args, **kwargs):
-            pass
+    calls = {"profile": {}}
+
+    class Profile:
+        def add(self, name, min, opt, max):
+            calls["profile"][name] = (tuple(min), tuple(opt), tuple(max))
+
+    class EngineBytesFromNetwork:
+        def __init__(self, network, config, save_timing_cache=None):
+            calls["save_timing_cache"] = save_timing_cache
 
         def __call__(self):
             return b"plan"
 
     polygraphy_trt = ModuleType("polygraphy.backend.trt")
-    polygraphy_trt.CreateConfig = polygraphy_trt.EngineBytesFromNetwork = polygraphy_trt.NetworkFromOnnxBytes = Loader
-    polygraphy_trt.Profile = lambda: SimpleNamespace(add=lambda *args, **kwargs: None)
+    polygraphy_trt.Profile, polygraphy_trt.EngineBytesFromNetwork = Profile, EngineBytesFromNetwork
+    polygraphy_trt.CreateConfig = lambda **options: calls.setdefault("config", options)
+    polygraphy_trt.NetworkFromOnnxBytes = lambda model_bytes, **options: calls.setdefault("network", (model_bytes, options))
     exception = ModuleType("polygraphy.exception")
     exception.PolygraphyException = RuntimeError
     for name, module in [("polygraphy", ModuleType("polygraphy")), ("polygraphy.backend", ModuleType("polygraphy.backend")),
@@ -193,13 +205,123 @@ def test_builds_in_one_process_load_the_plugin_library_once(three_ops, tmp_path,
     monkeypatch.setattr(trt_backend, "_import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
     monkeypatch.setattr(trt_backend, "tensorrt_cuda_major", lambda: 12)
     loaded = []
+    # TensorRT's load_library returns None for a library it loaded already.
     registry = SimpleNamespace(load_library=lambda path: None if path in loaded else loaded.append(path) or f"handle of {path}")
-    trt = SimpleNamespace(get_plugin_registry=lambda: registry)
+    trt = SimpleNamespace(__version__="10.9.0", get_plugin_registry=lambda: registry)
+    return SimpleNamespace(trt=trt, calls=calls, loaded=loaded)
+
+
+def test_builds_in_one_process_load_the_plugin_library_once(three_ops, tmp_path, tensorrt_stand_in):
+    """TensorRT's load_library returns None for a library it loaded already: build_engine goes
+    through the runtime's once-per-process helper."""
+    from vfi.export.engine import build_engine, build_settings
+
     library = tmp_path / "libvfi_trt_plugins.so"
     library.write_bytes(b"plugins")
+    profile = {"min": [32, 32], "opt": [64, 64], "max": [128, 128]}
+    settings = build_settings(three_ops, tmp_path / "model.engine", profile, library, tmp_path / "timing.cache")
     for _ in range(2):
-        assert build_engine(trt, three_ops, {}, library, tmp_path / "timing.cache") == b"plan"
-    assert loaded == [str(library.resolve())]
+        assert build_engine(tensorrt_stand_in.trt, settings) == b"plan"
+    assert tensorrt_stand_in.loaded == [str(library.resolve())]
+
+
+def trtexec_flags(script: str) -> dict[str, str | None]:
+    """The options of the trtexec command that ends `script` (after its comment lines), each
+    given once: --name=value as {name: value}, --name as {name: None}."""
+    *comments, command = script.splitlines()
+    assert all(line.startswith("# ") for line in comments)
+    program, *arguments = shlex.split(command)
+    assert program == "trtexec" and all(a.startswith("--") for a in arguments)
+    flags = dict((a[2:].split("=", 1) + [None])[:2] for a in arguments)
+    assert len(flags) == len(arguments), arguments
+    return flags
+
+
+def shape_spec(spec: str) -> dict[str, tuple[int, ...]]:
+    """trtexec's "name:1x3x64x64,other:…" as {name: (1, 3, 64, 64), …}."""
+    return {name: tuple(int(d) for d in dims.split("x")) for name, dims in (item.rsplit(":", 1) for item in spec.split(","))}
+
+
+def test_print_trtexec_spells_what_the_builder_sets(three_ops, tmp_path, monkeypatch, tensorrt_stand_in):
+    """One BuildSettings drives both: the real build_engine (Polygraphy and TensorRT stood in for)
+    and the printed trtexec command, which must carry exactly the values the builder set."""
+    from vfi.export import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "import_tensorrt", lambda: tensorrt_stand_in.trt)
+    monkeypatch.setattr(engine_module, "machine_environment", lambda trt, plugins: {
+        "tensorrt_version": trt.__version__, "gpu_name": "Test GPU", "compute_capability": "8.9", "plugin_sha256": "ab" * 32,
+    })
+    onnx_path, engine = save_model(three_ops, tmp_path / "model.onnx"), tmp_path / "model.engine"
+    library = tmp_path / "libvfi_trt_plugins.so"
+    library.write_bytes(b"plugins")
+    options = dict(min_size=(32, 48), opt_size=(64, 96), max_size=(128, 160), plugins=library, timing_cache=tmp_path / "timing.cache")
+
+    engine_module.build(onnx_path, engine, **options)
+    flags = trtexec_flags(engine_module.trtexec_script(onnx_path, engine, **options))
+
+    calls = tensorrt_stand_in.calls
+    parsed_bytes, network_options = calls["network"]
+    assert set(flags) == {"onnx", "saveEngine", "minShapes", "optShapes", "maxShapes", "stronglyTyped", "noTF32",
+                          "timingCacheFile", "dynamicPlugins", "skipInference"}
+    assert network_options == {"strongly_typed": True} and calls["config"]["tf32"] is False
+    assert flags["saveEngine"] == str(engine) and engine.read_bytes() == b"plan"
+    for index, option in enumerate(("minShapes", "optShapes", "maxShapes")):
+        assert shape_spec(flags[option]) == {name: shapes[index] for name, shapes in calls["profile"].items()}
+    assert shape_spec(flags["optShapes"])["frame1"] == (1, 3, 64, 96)
+    assert flags["timingCacheFile"] == calls["save_timing_cache"] == str(tmp_path / "timing.cache")
+    assert tensorrt_stand_in.loaded == [str(Path(flags["dynamicPlugins"]).resolve())]
+    # The file trtexec reads is the graph the builder parsed: vfi:: nodes for the plugins, no local functions.
+    network_file = Path(flags["onnx"])
+    assert network_file == trtexec_onnx_path(engine) == tmp_path / "model.engine.trtexec.onnx"
+    assert network_file.read_bytes() == parsed_bytes
+    network = onnx.load(network_file)
+    onnx.checker.check_model(network)
+    assert len(network.functions) == 0 and len(list(custom_nodes(network.graph))) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_print_trtexec_without_plugins_or_tensorrt_says_what_it_left_out(three_ops, tmp_path, monkeypatch, capsys):
+    from vfi.export import engine as engine_module
+
+    def no_tensorrt():
+        raise EngineBuildError("TensorRT is not available here (no module); install it with the extra")
+
+    monkeypatch.setattr(engine_module, "import_tensorrt", no_tensorrt)
+    monkeypatch.setattr(engine_module, "plugin_library", lambda: (None, "no CUDA compiler"))
+    onnx_path, engine = save_model(three_ops, tmp_path / "model.onnx"), tmp_path / "model.engine"
+    script = engine_module.trtexec_script(onnx_path, engine, min_size=(32, 32), opt_size=(64, 64), max_size=(128, 128))
+    assert "the vfi plugin library is not available (no CUDA compiler)" in capsys.readouterr().err
+    flags = trtexec_flags(script)
+    assert "dynamicPlugins" not in flags and "timingCacheFile" not in flags
+    assert "every vfi:: node replaced by its standard-op body (no plugin library)" in script
+    assert "cannot be read here (TensorRT is not available here (no module)); pass --timing-cache FILE" in script
+    network = onnx.load(flags["onnx"])
+    onnx.checker.check_model(network, full_check=True)
+    assert list(custom_nodes(network.graph)) == [] and len(network.functions) == 0
+    assert not engine.exists()
+
+
+def test_trtexec_refuses_an_input_name_its_shape_lists_cannot_carry(three_ops, tmp_path):
+    from vfi.export.engine import BuildSettings, trtexec_command
+
+    settings = BuildSettings(three_ops, tmp_path / "model.engine", {"frame0,1": ((1,), (1,), (1,))}, None, None)
+    with pytest.raises(EngineBuildError, match="input 'frame0,1' has a comma in its name"):
+        trtexec_command(settings, tmp_path / "model.engine.trtexec.onnx")
+
+
+def test_print_trtexec_from_the_command_line_builds_nothing(three_ops, tmp_path):
+    onnx_path, engine = save_model(three_ops, tmp_path / "model.onnx"), tmp_path / "out" / "model.engine"
+    profile = ["--min", "32x32", "--opt", "64x64", "--max", "128x128"]
+    result = run_vfi("build", str(onnx_path), "-o", str(engine), *profile, "--no-plugins",
+                     "--timing-cache", str(tmp_path / "timing.cache"), "--print-trtexec")
+    assert result.returncode == 0, result.stderr
+    flags = trtexec_flags(result.stdout.strip())
+    assert shape_spec(flags["maxShapes"]) == {"frame0": (1, 3, 128, 128), "frame1": (1, 3, 128, 128)}
+    assert flags["timingCacheFile"] == str(tmp_path / "timing.cache") and "dynamicPlugins" not in flags
+    assert sorted(p.name for p in engine.parent.iterdir()) == ["model.engine.trtexec.onnx"]
+    missing = run_vfi("build", str(onnx_path), "-o", str(engine), *profile, "--plugins", str(tmp_path / "nothing.so"), "--print-trtexec")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"vfi build: error: {tmp_path / 'nothing.so'}: no such TensorRT plugin library"
 
 
 @pytest.mark.skipif(not TRT_MISSING, reason="checks the message when TensorRT is missing; TensorRT is installed here")

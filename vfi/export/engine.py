@@ -4,8 +4,9 @@ The network is strongly typed on TensorRT 10 and 11 alike: precision comes from 
 (fp32, the fp16 variant, or the INT8 variant's Q/DQ), never from builder flags. On TensorRT 10,
 Polygraphy's `strongly_typed=True` creates the network with
 `NetworkDefinitionCreationFlag.STRONGLY_TYPED`; TensorRT 11 networks are always strongly typed (the
-flag is deprecated there and ignored), so the same call serves both. Polygraphy's CreateConfig
-leaves TF32 off (its default) where the flag exists, so an fp32 engine computes in fp32. With the vfi plugin library (the default; built on demand by
+flag is deprecated there and ignored), so the same call serves both. TF32, on by default in
+TensorRT, is turned off (Polygraphy's CreateConfig(tf32=False)), so an fp32 engine computes in
+fp32. With the vfi plugin library (the default; built on demand by
 `vfi.plugins.native`, or given with --plugins) the `vfi::` local functions are removed and the
 nodes become our plugins; with --no-plugins, or when the library cannot be had here, every
 `vfi::` node is replaced by its standard-op body (vfi.export.graph). The optimisation profile is
@@ -17,17 +18,28 @@ against TensorRT's and the driver's (vfi.runtime.backends.trt.load_plugin_librar
 engine goes its sidecar (vfi.export.engine_sidecar) holding the cache key; an engine whose sidecar
 already matches the key is not rebuilt.
 
-Everything but the build itself (graph preparation, profile, cache key) is plain Python.
+Every decision of a build is taken once, into a BuildSettings: build_engine applies it through
+Polygraphy, and `vfi build --print-trtexec` spells the same settings as a trtexec command line
+(writing the prepared graph beside the engine), so the two cannot drift apart.
+
+Everything but the build itself (graph preparation, profile, cache key, the trtexec command) is
+plain Python.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vfi.errors import VfiError
 from vfi.fileio import write_atomically
+
+if TYPE_CHECKING:
+    import onnx
 
 # One extra per CUDA major (pyproject.toml): TensorRT, cuda-python and the plugin library's nvcc
 # must all be of the CUDA major the driver supports (nvidia-smi shows it).
@@ -36,6 +48,7 @@ TRT_INSTALL = (
     "of your NVIDIA driver, as nvidia-smi shows it) on a machine with an NVIDIA GPU"
 )
 SPATIAL_AXES = (2, 3)  # the dynamic axes of the frame inputs: height, width
+TRTEXEC_ONNX_SUFFIX = ".trtexec.onnx"  # ENGINE + this: the prepared graph --print-trtexec writes
 
 
 class EngineBuildError(VfiError):
@@ -109,6 +122,7 @@ def cache_key(onnx_path: Path, metadata: dict[str, str], profile: dict, environm
     """The sidecar content but the engine's own SHA-256: what the engine was built from and for.
     `environment` holds the values of engine_sidecar.ENVIRONMENT_KEYS for this machine."""
     import vfi
+    from vfi.export.quantize import quantizer_of
     from vfi.models.weights import sha256_of
 
     return {
@@ -117,6 +131,7 @@ def cache_key(onnx_path: Path, metadata: dict[str, str], profile: dict, environm
         "model": metadata.get("vfi.model"),
         "checkpoint_sha256": metadata.get("vfi.checkpoint_sha256"),
         "precision": metadata.get("vfi.precision", "fp32"),
+        "quantizer": quantizer_of(metadata),
         "profile": profile,
         **environment,
         "vfi_version": vfi.__version__,
@@ -165,6 +180,80 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "unknown"
 
 
+@dataclass(frozen=True)
+class BuildSettings:
+    """Every decision of one engine build, taken once (build_settings): build_engine applies them
+    through Polygraphy and trtexec_command spells them for trtexec."""
+
+    network: onnx.ModelProto  # the graph TensorRT parses: for_plugins or without_custom_ops of the file
+    engine: Path
+    shapes: dict[str, tuple[tuple[int, ...], ...]]  # input -> its (min, opt, max) profile shape
+    plugins: Path | None  # the plugin library TensorRT loads before parsing
+    timing_cache: Path | None  # None only where its default cannot be named: no TensorRT or GPU here
+    # Precision comes from the file (fp32, fp16 or Q/DQ), never from builder flags, and fp32 layers
+    # compute in fp32.
+    strongly_typed: bool = True
+    tf32: bool = False
+
+
+def build_settings(model, engine: Path, profile: dict, plugins: Path | None, timing_cache: Path | None) -> BuildSettings:
+    """The settings that build `engine` from the loaded ONNX `model`: its graph prepared for the
+    plugin library `plugins` (or without plugins when None) and the profile's shape of every input."""
+    from vfi.export.graph import for_plugins, without_custom_ops
+
+    network = for_plugins(model) if plugins is not None else without_custom_ops(model)
+    return BuildSettings(network, engine, input_shapes(network, profile), plugins, timing_cache)
+
+
+def choose_plugins(model, use_plugins: bool, plugins: Path | None) -> Path | None:
+    """The plugin library of the build: none with --no-plugins; the one given; else, for a model
+    with vfi:: nodes, the one vfi builds, or none (said on stderr) where it cannot be had here."""
+    from vfi.export.graph import custom_nodes
+
+    if not use_plugins:
+        return None
+    if plugins is not None:
+        if not plugins.is_file():
+            raise EngineBuildError(f"{plugins}: no such TensorRT plugin library")
+        return plugins
+    if not any(True for _ in custom_nodes(model.graph)):
+        return None
+    plugins, why = plugin_library()
+    if plugins is None:
+        print(f"vfi build: the vfi plugin library is not available ({why}); building with the ops' "
+              "standard-op bodies instead (as --no-plugins)", file=sys.stderr)
+    return plugins
+
+
+def trtexec_onnx_path(engine: Path) -> Path:
+    return engine.with_name(engine.name + TRTEXEC_ONNX_SUFFIX)
+
+
+def trtexec_command(settings: BuildSettings, network_file: Path) -> list[str]:
+    """The trtexec arguments that build `settings.engine` as build_engine does, from the prepared
+    graph saved as `network_file` (options of trtexec in TensorRT 10 and 11: samples/common/
+    sampleOptions.cpp of NVIDIA/TensorRT)."""
+    for name in settings.shapes:
+        if "," in name:  # trtexec splits a shape list at commas and has no escape for them
+            raise EngineBuildError(f"input {name!r} has a comma in its name, which trtexec's --minShapes cannot carry")
+    command = ["trtexec", f"--onnx={network_file}", f"--saveEngine={settings.engine}"]
+    for option, index in (("--minShapes", 0), ("--optShapes", 1), ("--maxShapes", 2)):
+        spec = ",".join(f"{name}:{'x'.join(str(d) for d in shapes[index])}" for name, shapes in settings.shapes.items())
+        command.append(f"{option}={spec}")
+    # TensorRT 11's trtexec takes --stronglyTyped as a deprecated no-op (its networks always are).
+    if settings.strongly_typed:
+        command.append("--stronglyTyped")
+    if not settings.tf32:  # TF32 is on by default in TensorRT and in trtexec
+        command.append("--noTF32")
+    if settings.timing_cache is not None:
+        command.append(f"--timingCacheFile={settings.timing_cache}")
+    if settings.plugins is not None:
+        # loadLibrary, as build_engine loads it (IPluginRegistry::loadLibrary); not serialised into the engine.
+        command.append(f"--dynamicPlugins={settings.plugins}")
+    command.append("--skipInference")  # vfi build builds; it does not benchmark
+    return command
+
+
 # -- TensorRT -------------------------------------------------------------------------------------
 
 
@@ -201,23 +290,24 @@ def machine_environment(trt, plugins: Path | None) -> dict:
     return environment(_Cuda(_import_cudart()), trt, plugins)
 
 
-def build_engine(trt, model, shapes: dict, plugins: Path | None, timing_cache: Path) -> bytes:
-    """The serialized engine of the prepared ONNX `model` (strongly typed, one profile)."""
+def build_engine(trt, settings: BuildSettings) -> bytes:
+    """The serialized engine of `settings` (one profile)."""
     from polygraphy.backend.trt import CreateConfig, EngineBytesFromNetwork, NetworkFromOnnxBytes, Profile
     from polygraphy.exception import PolygraphyException
 
-    if plugins is not None:
+    if settings.plugins is not None:
         from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
 
-        load_plugin_library(trt, plugins, _Cuda(_import_cudart()))
+        load_plugin_library(trt, settings.plugins, _Cuda(_import_cudart()))
     profile = Profile()
-    for name, (low, opt, high) in shapes.items():
+    for name, (low, opt, high) in settings.shapes.items():
         profile.add(name, min=low, opt=opt, max=high)
-    timing_cache.parent.mkdir(parents=True, exist_ok=True)
-    config = CreateConfig(profiles=[profile], load_timing_cache=str(timing_cache) if timing_cache.is_file() else None)
-    network = NetworkFromOnnxBytes(model.SerializeToString(), strongly_typed=True)
+    cache = settings.timing_cache
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    config = CreateConfig(tf32=settings.tf32, profiles=[profile], load_timing_cache=str(cache) if cache.is_file() else None)
+    network = NetworkFromOnnxBytes(settings.network.SerializeToString(), strongly_typed=settings.strongly_typed)
     try:
-        return bytes(EngineBytesFromNetwork(network, config, save_timing_cache=str(timing_cache))())
+        return bytes(EngineBytesFromNetwork(network, config, save_timing_cache=str(cache))())
     except PolygraphyException as exc:
         raise EngineBuildError(f"TensorRT could not build the engine ({str(exc).strip().splitlines()[-1]}); see its log above") from exc
 
@@ -227,29 +317,53 @@ def build(onnx_path: Path, engine_path: Path, *, min_size=None, opt_size=None, m
           force: bool = False) -> dict:
     """Build `engine_path` from `onnx_path` unless it is up to date; returns its sidecar key."""
     from vfi.export.engine_sidecar import write_sidecar
-    from vfi.export.graph import custom_nodes, for_plugins, metadata, without_custom_ops
+    from vfi.export.graph import metadata
 
     trt = import_tensorrt()
     model = load_onnx(onnx_path)
     meta = metadata(model)
     profile = derive_profile(meta, min_size, opt_size, max_size)
-    if not use_plugins:
-        plugins = None
-    elif plugins is None and any(True for _ in custom_nodes(model.graph)):
-        plugins, why = plugin_library()
-        if plugins is None:
-            print(f"vfi build: the vfi plugin library is not available ({why}); building with the ops' "
-                  "standard-op bodies instead (as --no-plugins)", file=sys.stderr)
+    plugins = choose_plugins(model, use_plugins, plugins)
     environment = machine_environment(trt, plugins)
     key = cache_key(onnx_path, meta, profile, environment)
     if not force and is_up_to_date(engine_path, key):
         print(f"{engine_path} is up to date")
         return key
-    prepared = for_plugins(model) if plugins is not None else without_custom_ops(model)
-    engine = build_engine(trt, prepared, input_shapes(prepared, profile), plugins, timing_cache or default_timing_cache(environment))
-    write_atomically(engine_path, engine)
+    settings = build_settings(model, engine_path, profile, plugins, timing_cache or default_timing_cache(environment))
+    write_atomically(engine_path, build_engine(trt, settings))
     write_sidecar(engine_path, key)
     return key
+
+
+def trtexec_script(onnx_path: Path, engine_path: Path, *, min_size=None, opt_size=None, max_size=None,
+                  use_plugins: bool = True, plugins: Path | None = None, timing_cache: Path | None = None) -> str:
+    """The trtexec command (after comment lines: a shell script) that builds the engine `build`
+    would, from the same settings; writes the prepared graph it reads and builds no engine, so it
+    needs no TensorRT (the plugin library is built on demand, as for `build`)."""
+    from vfi.export.graph import metadata
+
+    model = load_onnx(onnx_path)
+    profile = derive_profile(metadata(model), min_size, opt_size, max_size)
+    plugins = choose_plugins(model, use_plugins, plugins)
+    why_no_cache = None
+    if timing_cache is None:
+        try:
+            timing_cache = default_timing_cache(machine_environment(import_tensorrt(), plugins))
+        except VfiError as exc:
+            why_no_cache = str(exc).split(";")[0]  # what is missing; the rest says how to install it
+    settings = build_settings(model, engine_path, profile, plugins, timing_cache)
+    network_file = write_atomically(trtexec_onnx_path(engine_path), settings.network.SerializeToString())
+    graph = (f"its vfi:: local functions removed, so that TensorRT makes each vfi:: node a plugin of {plugins}"
+             if plugins is not None else "every vfi:: node replaced by its standard-op body (no plugin library)")
+    lines = [
+        "# trtexec of TensorRT 10 or 11 (on 11, --stronglyTyped is a no-op: every network is strongly typed).",
+        f"# {network_file}: {onnx_path} as vfi build hands it to TensorRT, {graph}.",
+    ]
+    if why_no_cache is not None:
+        lines.append(f"# No --timingCacheFile: vfi's default one is per TensorRT version and GPU model, which cannot be "
+                     f"read here ({why_no_cache}); pass --timing-cache FILE to name one.")
+    lines.append(shlex.join(trtexec_command(settings, network_file)))
+    return "\n".join(lines)
 
 
 # -- command --------------------------------------------------------------------------------------
@@ -265,14 +379,21 @@ def add_arguments(parser) -> None:
     plugins.add_argument("--no-plugins", action="store_true", help="inline the ops' standard-op bodies instead of plugins")
     parser.add_argument("--timing-cache", type=Path, help="timing cache file (default: in vfi's cache folder)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the engine is up to date")
+    parser.add_argument(
+        "--print-trtexec", action="store_true",
+        help=f"build no engine: print the trtexec command (TensorRT 10 or 11) that builds the same engine — the graph as "
+             f"this builder prepares it, written to OUTPUT{TRTEXEC_ONNX_SUFFIX}, the same profile, timing cache and "
+             "plugin library, strongly typed (--stronglyTyped, a no-op on TensorRT 11), TF32 off (--noTF32); needs no TensorRT",
+    )
 
 
 def run(args) -> int:
-    sizes = {key: parse_size(getattr(args, key)) if getattr(args, key) else None for key in ("min", "opt", "max")}
-    key = build(
-        args.onnx, args.output, min_size=sizes["min"], opt_size=sizes["opt"], max_size=sizes["max"],
-        use_plugins=not args.no_plugins, plugins=args.plugins, timing_cache=args.timing_cache, force=args.force,
-    )
+    sizes = {f"{key}_size": parse_size(getattr(args, key)) if getattr(args, key) else None for key in ("min", "opt", "max")}
+    options = dict(**sizes, use_plugins=not args.no_plugins, plugins=args.plugins, timing_cache=args.timing_cache)
+    if args.print_trtexec:
+        print(trtexec_script(args.onnx, args.output, **options))
+        return 0
+    key = build(args.onnx, args.output, **options, force=args.force)
     profile = key["profile"]
     print(
         f"{args.output}: {key['precision']} engine, TensorRT {key['tensorrt_version']} on {key['gpu_name']} "

@@ -418,11 +418,18 @@ def availability(op_name: str, toolchain: Toolchain | None = None, info: dict | 
     for component in ("host", "cuda", "trt"):
         if not (PLUGINS_DIR / op_name / "csrc").is_dir() or (info and op_name not in info["ops"]):
             result[component] = (False, "no native implementation of this op")
-        elif info and info["libraries"][component]:
-            result[component] = (True, info["libraries"][component])
         else:
-            result[component] = (False, toolchain.missing(component) or "not built: run `vfi plugins build`")
+            library, why_not = built_library(component, toolchain, info)
+            result[component] = (library is not None, library or why_not)
     return result
+
+
+def built_library(component: str, toolchain: Toolchain, info: dict | None) -> tuple[str | None, str | None]:
+    """The library of `component` that `info` (build_info's) says is built, or None and why not,
+    without building anything."""
+    if info and info["libraries"][component]:
+        return info["libraries"][component], None
+    return None, toolchain.missing(component) or "not built: run `vfi plugins build`"
 
 
 def library_cuda_version(library: str | os.PathLike) -> str | None:
