@@ -265,10 +265,10 @@ def _card(name: str, summary: str, config: SepConvConfig, psnr: float | None) ->
 INT8_PSNR_THRESHOLD_DB = 70.0
 
 # ModelOpt's INT8 variant (--quantizer modelopt) vs fp32, seeded random weights, 4-sample min-max
-# calibration, 2026-12-06 (tools/compare_quantizers.py, docs/quantizers_cpu.json): sepconv_net
-# 76.9-82.4 dB over the 12 Middlebury pairs, at most 1 LSB, as the `ort` variant (ModelOpt adds Q/DQ
-# on Resize, AveragePool and Add inside the U-Net, not on the output path), so the `ort` threshold
-# holds, ~7 dB under the lowest value, with room for the parity tests' other calibration (one pair).
+# calibration, 2026-12-06 (tools/compare_quantizers.py, docs/quantizers_cpu.json): 76.8-82.4 dB over
+# the 12 Middlebury pairs for all three models, at most 1 LSB, as the `ort` variant (ModelOpt adds
+# Q/DQ on Resize, AveragePool and Add inside the U-Net, not on the output path), so the `ort`
+# threshold holds, ~7 dB under the lowest value, with room for the parity tests' other calibration.
 INT8_MODELOPT_PSNR_THRESHOLD_DB = 70.0
 
 CARDS = (
