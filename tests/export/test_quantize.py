@@ -141,17 +141,22 @@ def test_the_quantizer_of_a_file_is_read_from_its_metadata():
     assert quantizer_of({"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})}) == "modelopt"
 
 
-def test_violations_are_found():
-    """qdq_violations reports a dequantized tensor feeding anything but a quantized op."""
+def quantized_input_graph(readers: list[onnx.NodeProto]) -> onnx.ModelProto:
+    """x -> QuantizeLinear -> DequantizeLinear "dq" -> `readers`, whose last output is "y"."""
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
     scale = numpy_helper.from_array(np.array(0.1, np.float32), "scale")
     nodes = [
         onnx.helper.make_node("QuantizeLinear", ["x", "scale"], ["q"], name="q"),
         onnx.helper.make_node("DequantizeLinear", ["q", "scale"], ["dq"], name="dq"),
-        onnx.helper.make_node("Relu", ["dq"], ["y"], name="relu"),
+        *readers,
     ]
-    model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [scale]))
+    return onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [scale]))
+
+
+def test_violations_are_found():
+    """qdq_violations reports a dequantized tensor feeding anything but a quantized op."""
+    model = quantized_input_graph([onnx.helper.make_node("Relu", ["dq"], ["y"], name="relu")])
     assert qdq_violations(model) == ["dq feeds Relu relu"]
 
 
@@ -281,16 +286,10 @@ def test_modelopt_leaves_the_ort_quantizer_of_this_process_as_it_was(three_ops, 
 
 
 def test_a_dequantized_tensor_feeding_a_custom_node_is_a_violation_for_either_quantizer():
-    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
-    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    scale = numpy_helper.from_array(np.array(0.1, np.float32), "scale")
-    nodes = [
-        onnx.helper.make_node("QuantizeLinear", ["x", "scale"], ["q"], name="q"),
-        onnx.helper.make_node("DequantizeLinear", ["q", "scale"], ["dq"], name="dq"),
+    model = quantized_input_graph([
         onnx.helper.make_node("Relu", ["dq"], ["r"], name="relu"),
         onnx.helper.make_node("SepConv", ["r", "dq"], ["y"], name="sepconv", domain="vfi"),
-    ]
-    model = onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y], [scale]))
+    ])
     onnx.helper.set_model_props(model, {"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})})
     assert qdq_violations(model) == ["dq feeds vfi::SepConv sepconv"]  # Relu may: ModelOpt placed it
 
