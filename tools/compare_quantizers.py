@@ -13,7 +13,6 @@ modelopt extra.
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime
 import json
 import os
@@ -29,9 +28,9 @@ from vfi.calib.collect import collect
 from vfi.export.model import export_model
 from vfi.fileio import write_atomically
 from vfi.export.onnx import ort_session, save_model
-from vfi.export.quantize import QUANTIZED_OPS, QUANTIZERS, qdq_violations, to_int8
+from vfi.export.quantize import QUANTIZED_OPS, QUANTIZERS, dequantized_readers, qdq_violations, to_int8
 from vfi.models import MODELS
-from vfi.runtime.parity import compare, load_pairs
+from vfi.runtime.parity import compare, feed, load_pairs
 
 CALIBRATION_SAMPLES = 4
 CALIBRATION_METHOD = "minmax"
@@ -42,16 +41,12 @@ def qdq_summary(model: onnx.ModelProto) -> dict:
     """Q/DQ pairs on activations and on weights, and the op types the dequantized tensors feed."""
     initializers = {init.name for init in model.graph.initializer}
     quantize = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
-    dequantized = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
-    readers = collections.Counter(
-        n.op_type for n in model.graph.node if n.op_type != "QuantizeLinear" for name in n.input if name in dequantized
-    )
     return {
         "activation_pairs": sum(n.input[0] not in initializers for n in quantize),
         "weight_pairs": sum(n.input[0] in initializers for n in quantize),
         # DequantizeLinear of a weight stored already quantized (int8 initializer, no QuantizeLinear).
         "stored_int8_weights": sum(1 for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in initializers),
-        "dequantized_readers": dict(readers.most_common()),
+        "dequantized_readers": dict(dequantized_readers(model).most_common()),
     }
 
 
@@ -73,13 +68,7 @@ def feeds_of(name: str, model: onnx.ModelProto, data: Path) -> list[tuple[str, d
     inputs = [i.name for i in model.graph.input]
     if "frame2" in inputs:
         return [(what, dict(zip(inputs, frames)), None) for what, frames in car_turn_clips(data)]
-    feeds = []
-    for pair in load_pairs(data / "middlebury"):
-        feed = {"frame0": pair.frame0, "frame1": pair.frame1}
-        if "t" in inputs:
-            feed["t"] = np.full((1,), 0.5, np.float32)
-        feeds.append((pair.name, feed, pair.truth))
-    return feeds
+    return [(pair.name, feed(pair, inputs), pair.truth) for pair in load_pairs(data / "middlebury")]
 
 
 def measure(name: str, data: Path, stores: dict[str, Path], folder: Path) -> dict:
@@ -89,7 +78,7 @@ def measure(name: str, data: Path, stores: dict[str, Path], folder: Path) -> dic
     fp32_path = save_model(fp32, folder / f"{name}.fp32.onnx")
     cases = feeds_of(name, fp32, data)
     reference = ort_session(fp32)
-    expected = [reference.run(None, feed) for _, feed, _ in cases]
+    expected = [reference.run(None, feeds) for _, feeds, _ in cases]
     del reference
     store = stores["runs" if "frame2" in [i.name for i in fp32.graph.input] else "pairs"]
     result = {"model": name, "fp32_export_s": export_seconds, "fp32_mib": fp32_path.stat().st_size / 2**20, "quantizers": {}}
@@ -100,8 +89,8 @@ def measure(name: str, data: Path, stores: dict[str, Path], folder: Path) -> dic
         path = save_model(int8, folder / f"{name}.int8-{quantizer}.onnx")
         session = ort_session(int8)
         rows = []
-        for (what, feed, truth), want in zip(cases, expected):
-            for got, ref in zip(session.run(None, feed), want):
+        for (what, feeds, truth), want in zip(cases, expected):
+            for got, ref in zip(session.run(None, feeds), want):
                 row = compare(ref, got, truth)
                 rows.append({"case": what, "psnr_db": row["psnr_db"], "max_error_lsb": row["max_error_lsb"],
                              "nonfinite": row["nonfinite"], "truth_drop_db": row.get("truth", {}).get("psnr_drop_db")})

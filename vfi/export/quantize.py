@@ -20,6 +20,7 @@ optimisation) is not run: the optimiser would rewrite the `vfi::` nodes and thei
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -231,11 +232,12 @@ def _modelopt_quantize(source: Path, target: Path, make_reader, method: str, exc
         )
 
 
-def dequantized_readers(model: onnx.ModelProto) -> set[str]:
-    """The op types of the main graph that read a dequantized activation or weight."""
+def dequantized_readers(model: onnx.ModelProto) -> collections.Counter[str]:
+    """The op types of the main graph that read a dequantized activation or weight, each with the
+    number of dequantized inputs it reads."""
     dequantized = {node.output[0] for node in model.graph.node if node.op_type == "DequantizeLinear"}
-    return {node.op_type for node in model.graph.node
-            if node.op_type != "QuantizeLinear" and any(name in dequantized for name in node.input)}
+    return collections.Counter(node.op_type for node in model.graph.node if node.op_type != "QuantizeLinear"
+                               for name in node.input if name in dequantized)
 
 
 def restore_float_inputs(model: onnx.ModelProto, quantized_ops: tuple[str, ...] | None) -> onnx.ModelProto:
