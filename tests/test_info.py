@@ -46,10 +46,10 @@ def library(tmp_path):
 def fake_tensorrt(monkeypatch):
     """Install a `tensorrt` module with a Registry of the given creators (the runtime's CUDA check
     stood in for)."""
-    from vfi.runtime.backends import trt as trt_backend
+    from vfi.plugins import tensorrt_loading as trt_backend
 
     monkeypatch.setattr(trt_backend, "_LOADED_PLUGIN_LIBRARIES", {})
-    monkeypatch.setattr(trt_backend, "_import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
+    monkeypatch.setattr(trt_backend, "import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
     monkeypatch.setattr(trt_backend, "tensorrt_cuda_major", lambda: 12)
 
     def install(registers):

@@ -27,10 +27,12 @@ import onnx
 from vfi.calib.collect import collect
 from vfi.export.model import export_model
 from vfi.fileio import write_atomically
-from vfi.export.onnx import ort_session, save_model
+from vfi.export.onnx import save_model
+from vfi.plugins.onnx_model import ort_session
 from vfi.export.quantize import QUANTIZED_OPS, QUANTIZERS, dequantized_readers, qdq_violations, to_int8
 from vfi.models import MODELS
-from vfi.runtime.parity import compare, feed, load_pairs
+from vfi.parity.compare import compare
+from vfi.parity.pairs import feed, load_pairs
 
 CALIBRATION_SAMPLES = 4
 CALIBRATION_METHOD = "minmax"

@@ -16,12 +16,12 @@ COMMANDS = (
     ("models", "vfi.models.cli", "the registered models and their cards"),
     ("export", "vfi.export.cli", "export a model to ONNX with dynamic height and width"),
     ("plugins", "vfi.plugins.cli", "native code: build the kernels and the TensorRT plugin library"),
-    ("bench", "vfi.runtime.bench", "benchmarks (timings are not tests)"),
-    ("eval", "vfi.runtime.eval", "interpolation quality (PSNR, SSIM) against ground truth on triplet folders"),
-    ("demo", "vfi.runtime.demo", "generate a short synthetic clip and interpolate it with the default model"),
+    ("bench", "vfi.bench.cli", "benchmarks (timings are not tests)"),
+    ("eval", "vfi.bench.eval", "interpolation quality (PSNR, SSIM) against ground truth on triplet folders"),
+    ("demo", "vfi.demo", "generate a short synthetic clip and interpolate it with the default model"),
     ("interpolate", "vfi.runtime.cli", "interpolate a video (or y4m pipe) to a higher frame rate, or two images"),
     ("calib", "vfi.calib.cli", "calibration frames for INT8 quantization"),
-    ("parity", "vfi.runtime.parity", "compare two runners (PyTorch, ONNX Runtime, TensorRT) on real frames"),
+    ("parity", "vfi.parity.cli", "compare two runners (PyTorch, ONNX Runtime, TensorRT) on real frames"),
     ("build", "vfi.export.engine", "build a TensorRT engine (strongly typed) from an exported ONNX file"),
 )
 

@@ -1,8 +1,10 @@
-"""Outputs are written beside their destination and renamed only on success."""
+"""Files: outputs are written beside their destination and renamed only on success; inputs are
+identified by their SHA-256."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -73,3 +75,12 @@ def temporary_sibling_folder(path: Path) -> Path:
     os.umask(umask)
     os.chmod(name, 0o777 & ~umask)
     return Path(name)
+
+
+def sha256_of(path: str | Path) -> str:
+    """The hex SHA-256 of the file at `path`, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

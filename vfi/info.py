@@ -39,7 +39,7 @@ def _registered_creators(library: str) -> tuple[list[dict] | None, str]:
         import tensorrt as trt
     except ImportError as exc:
         return None, f"TensorRT not importable here: {exc}"
-    from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, import_cudart, load_plugin_library
 
     registry = trt.get_plugin_registry()
 
@@ -49,7 +49,7 @@ def _registered_creators(library: str) -> tuple[list[dict] | None, str]:
 
     before = registered()
     try:
-        load_plugin_library(trt, library, _Cuda(_import_cudart()))
+        load_plugin_library(trt, library, Cuda(import_cudart()))
     except VfiError as exc:
         return None, f"TensorRT could not load the library here: {exc}"
     return [_creator(*key) for key in sorted(registered() - before)], f"registered by TensorRT {trt.__version__} from the library"

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from vfi.calib.collect import Candidate, collect, select
-from vfi.calib.sources import SourceError
+from vfi.frames.sources import SourceError
 from vfi.calib.store import CalibStoreError, load_sample, read_manifest
-from vfi.runtime.images import read_rgb, video_frame_rgb
+from vfi.frames.images import read_rgb
+from vfi.frames.video_frames import video_frame_rgb
 
 
 def run_vfi(*args: str) -> subprocess.CompletedProcess:
@@ -72,7 +73,7 @@ def test_pairs_are_the_runtime_s_frames_and_the_manifest_describes_them(sequence
         assert second == first + 1
         pair = load_sample(tmp_path / "calib", entry)
         for name, index in (("frame0", first), ("frame1", second)):
-            expected = read_rgb(sequence / f"frame{index}.png").numpy()
+            expected = read_rgb(sequence / f"frame{index}.png")
             assert pair[name].dtype == np.float32 and pair[name].shape == (1, 3, 24, 32)
             np.testing.assert_array_equal(pair[name], expected)
         assert entry["frame_names"] == [f"frame{first}.png", f"frame{second}.png"]
@@ -140,7 +141,7 @@ def test_longer_samples_are_consecutive_frames_downscaled_by_area(sequence, tmp_
         sample = load_sample(tmp_path / "calib", entry)
         assert list(sample) == ["frame0", "frame1", "frame2", "frame3"]
         for name, index in zip(sample, entry["frames"]):
-            full = read_rgb(sequence / f"frame{index}.png").numpy().astype(np.float64)
+            full = read_rgb(sequence / f"frame{index}.png").astype(np.float64)
             expected = full.reshape(1, 3, 6, 4, 8, 4).mean(axis=(3, 5))  # 24x32 -> 6x8
             np.testing.assert_allclose(sample[name], expected, rtol=0, atol=1e-6)
     with pytest.raises(SourceError, match="32x24 frames are smaller than the downscale factor 25"):

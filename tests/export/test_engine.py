@@ -30,8 +30,10 @@ from vfi.export.engine import (
     trtexec_onnx_path,
 )
 from vfi.export.engine_sidecar import write_sidecar
-from vfi.export.graph import custom_nodes, for_plugins, node_attrs, without_custom_ops
-from vfi.export.onnx import export_module, ort_session, save_model
+from vfi.export.graph import for_plugins, without_custom_ops
+from vfi.plugins.onnx_model import custom_nodes, node_attrs
+from vfi.export.onnx import export_module, save_model
+from vfi.plugins.onnx_model import ort_session
 from vfi.export.precision import to_fp16
 from vfi.models import MODELS
 from vfi.plugins.spec import NAMESPACE
@@ -128,7 +130,7 @@ def test_build_prepares_the_graph_writes_the_sidecar_and_skips_up_to_date_engine
     """The orchestration of `vfi build` with TensorRT itself stood in for (the trt tier builds for real)."""
     from vfi.export import engine as engine_module
     from vfi.export.engine_sidecar import read_sidecar
-    from vfi.models.weights import sha256_of
+    from vfi.fileio import sha256_of
 
     built = []
     monkeypatch.setattr(engine_module, "import_tensorrt", lambda: SimpleNamespace(__version__="10.9.0"))
@@ -177,7 +179,7 @@ def tensorrt_stand_in(monkeypatch):
     """Polygraphy's TensorRT loaders, TensorRT's plugin registry and CUDA stood in for, recording
     what the builder hands them: `calls` (profile shapes per input, CreateConfig's and
     NetworkFromOnnxBytes's arguments, the timing cache saved) and `loaded` (libraries loaded)."""
-    from vfi.runtime.backends import trt as trt_backend
+    from vfi.plugins import tensorrt_loading as trt_backend
 
     calls = {"profile": {}}
 
@@ -202,7 +204,7 @@ def tensorrt_stand_in(monkeypatch):
                          ("polygraphy.backend.trt", polygraphy_trt), ("polygraphy.exception", exception)]:
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(trt_backend, "_LOADED_PLUGIN_LIBRARIES", {})
-    monkeypatch.setattr(trt_backend, "_import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
+    monkeypatch.setattr(trt_backend, "import_cudart", lambda: SimpleNamespace(cudaDriverGetVersion=lambda: (0, 12040)))
     monkeypatch.setattr(trt_backend, "tensorrt_cuda_major", lambda: 12)
     loaded = []
     # TensorRT's load_library returns None for a library it loaded already.

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vfi.export.graph import custom_nodes, node_attrs
-from vfi.export.onnx import export_module, ort_session, save_model
+from vfi.plugins.onnx_model import custom_nodes, node_attrs
+from vfi.export.onnx import export_module, save_model
+from vfi.plugins.onnx_model import ort_session
 from vfi.plugins.adacof import adacof
 from vfi.plugins.sepconv import sepconv
 from vfi.plugins.softsplat import softsplat

@@ -15,11 +15,13 @@ import torch.nn.functional as F
 from onnx import TensorProto
 
 from test_onnx_export import ThreeOps
-from vfi.export.graph import custom_nodes, metadata, outer_reads, subgraphs
-from vfi.export.onnx import export_module, op_model, ort_session
+from vfi.export.graph import metadata, outer_reads, subgraphs
+from vfi.plugins.onnx_model import custom_nodes
+from vfi.export.onnx import export_module
+from vfi.plugins.onnx_model import op_model, ort_session
 from vfi.export.precision import value_types, check_custom_node_types, custom_node_types, to_fp16
 from vfi.plugins import get_op
-from vfi.runtime.metrics import psnr
+from vfi.parity.metrics import psnr
 
 SIZE = (21, 30)
 

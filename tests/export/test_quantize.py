@@ -17,12 +17,14 @@ from PIL import Image
 
 from test_onnx_export import ThreeOps
 from vfi.calib.collect import collect
-from vfi.export.graph import custom_nodes, metadata
-from vfi.export.onnx import export_module, ort_session
+from vfi.export.graph import metadata
+from vfi.plugins.onnx_model import custom_nodes
+from vfi.export.onnx import export_module
+from vfi.plugins.onnx_model import ort_session
 from vfi.export import quantize
 from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, quantizer_of, to_int8
 from vfi.plugins.sepconv import sepconv
-from vfi.runtime.metrics import psnr
+from vfi.parity.metrics import psnr
 
 SIZE = (24, 32)
 

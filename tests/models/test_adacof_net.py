@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import vfi.models
 from vfi.models import MODELS
 from vfi.models.adacof_net import MEAN_RGB, MIN_SIZE
-from vfi.runtime.images import read_rgb
+from vfi.frames.images import read_rgb
 
 from checkpoint_helpers import frames, official_manifest, state_shapes, synthesised_state
 
@@ -165,7 +165,7 @@ def test_batch_items_are_independent():
 def test_real_middlebury_pair_padded_in_both_dimensions(data_dir):
     """Venus is 420×380: neither side is a multiple of 32."""
     venus = data_dir / "middlebury" / "Venus"
-    frame0, frame1 = read_rgb(venus / "frame10.png"), read_rgb(venus / "frame11.png")
+    frame0, frame1 = (torch.from_numpy(read_rgb(venus / name)) for name in ("frame10.png", "frame11.png"))
     output = run(vfi.models.load("compressed_adacof_net"), frame0, frame1)
     assert output.shape == frame0.shape == (1, 3, 380, 420)
     assert torch.isfinite(output).all()

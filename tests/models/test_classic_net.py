@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from vfi.models import MODELS, load
 from vfi.models.classic_net import ClassicNet, median3x3, presharpen
-from vfi.runtime.synthetic import Scene, texture
+from vfi.frames.synthetic import Scene, texture
 
 
 def tensor(frame: np.ndarray) -> torch.Tensor:
@@ -112,7 +112,7 @@ def test_export_has_dynamic_size_a_splat_per_direction_and_loops_and_matches_pyt
     import onnx
 
     from vfi.export.model import export_model
-    from vfi.export.onnx import ort_session
+    from vfi.plugins.onnx_model import ort_session
 
     exported = export_model("classic")
     graph = exported.graph

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from vfi.export.onnx import export_module, ort_session
+from vfi.export.onnx import export_module
+from vfi.plugins.onnx_model import ort_session
 from vfi.models.correlation import correlation
 
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vfi.export.onnx import export_module, ort_session
+from vfi.export.onnx import export_module
+from vfi.plugins.onnx_model import ort_session
 from vfi.models.deform_conv import DeformConv2d, deform_conv2d, deform_conv2d_reference, deform_conv_op
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from vfi.export.model import export_model
-from vfi.export.onnx import ort_session
+from vfi.plugins.onnx_model import ort_session
 from vfi.models import CheckpointError, build, get_card, load
 from vfi.models.dsfn_net import DSFNNet, DSFNTwoLevelNet
 

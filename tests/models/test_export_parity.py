@@ -8,7 +8,8 @@ precisions run by default is set by the constants below. Arbitrary-t models run 
 fp32, fp16 and INT8. INT8 is calibrated on a pair from the shared video and image sequence, never
 on Middlebury; DSFN's on a run of four image-sequence frames downscaled 4x, never on its clip.
 Where NVIDIA ModelOpt is installed, INT8 is also made by `--quantizer modelopt` ("int8-modelopt",
-checked against the card's int8_modelopt_psnr_threshold_db) for one model per op family by default."""
+checked against the card's int8_modelopt_psnr_threshold_db) for adacof_net by default, every model with
+VFI_PARITY_ALL_PAIRS=1."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ import pytest
 import torch
 
 from vfi.export.model import export_model
-from vfi.export.onnx import ort_session
+from vfi.plugins.onnx_model import ort_session
 from vfi.export.precision import to_fp16
 from vfi.export.quantize import qdq_violations, to_int8
 from vfi.models import MODELS, build
-from vfi.runtime.images import read_rgb
-from vfi.runtime.parity import PSNR_THRESHOLDS_DB, compare
+from vfi.frames.images import read_rgb
+from vfi.parity.compare import compare
+from vfi.parity.runners import PSNR_THRESHOLDS_DB
 
 SEQUENCES = (
     "Beanbags", "Dimetrodon", "DogDance", "Grove2", "Grove3", "Hydrangea",
@@ -55,11 +57,13 @@ CALIBRATION_METHOD = "minmax"
 # INT8 does not apply to classic: it has no Conv/MatMul/Gemm, so there is nothing to quantize
 # (to_int8 refuses it). Its fp16 variant keeps the TV-L1 Loop in float32 (vfi.export.precision).
 NO_INT8 = ("classic",)
-# ModelOpt's INT8 on Venus (and the DSFN clip) for one model per op family by default, every model
-# with VFI_PARITY_ALL_PAIRS=1: its calibration (in a process of its own) took 20-130 s per model on 2
-# cores shared with other work, cdfi_net's 227 s, so cdfi_net (AdaCoF, covered by adacof_net) is left
-# to the full run.
-MODELOPT_MODELS = ("adacof_net", "sepconv_net", "softsplat_net", "dsfn_net")
+# ModelOpt's INT8 on Venus for adacof_net by default, every model (the DSFN clip included) with
+# VFI_PARITY_ALL_PAIRS=1. Its calibration (in a process of its own) took 20-130 s per model on 2
+# cores shared with other work, cdfi_net's 227 s; with four models in the default run the clean-clone
+# CI took 86 min (stop 24, 2026-12-06), over its 70-minute budget. One model keeps the whole ModelOpt
+# path (spawned quantizer, excluded vfi:: nodes, the card's ModelOpt threshold) in the default run;
+# tests/export/test_quantize.py checks the quantizer itself on every op.
+MODELOPT_MODELS = ("adacof_net",)
 
 
 @functools.cache
@@ -162,8 +166,8 @@ PAIR_CASES = [
 @pytest.mark.parametrize("name,sequence", PAIR_CASES)
 def test_onnx_variants_match_pytorch_on_middlebury(name, sequence, data_dir, calib):
     folder = data_dir / "middlebury" / sequence
-    frame0, frame1 = read_rgb(folder / "frame10.png"), read_rgb(folder / "frame11.png")
-    truth = read_rgb(folder / "frame10i11.png").numpy()
+    frame0, frame1 = (torch.from_numpy(read_rgb(folder / name)) for name in ("frame10.png", "frame11.png"))
+    truth = read_rgb(folder / "frame10i11.png")
     for t in TIMES if MODELS[name].arbitrary_t else (None,):
         inputs = {"frame0": frame0, "frame1": frame1} | ({} if t is None else {"t": torch.tensor([t])})
         start = time.perf_counter()

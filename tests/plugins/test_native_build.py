@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from vfi.export.graph import custom_nodes, node_attrs
-from vfi.export.onnx import op_model
+from vfi.plugins.onnx_model import custom_nodes, node_attrs
+from vfi.plugins.onnx_model import op_model
 from vfi.plugins import OPS, native
 from vfi.plugins.onnx_function import PLUGIN_ATTRS
 

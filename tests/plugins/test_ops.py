@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vfi.export.graph import custom_nodes, node_attrs
-from vfi.export.onnx import op_model, run_op_in_ort
+from vfi.plugins.onnx_model import custom_nodes, node_attrs
+from vfi.plugins.onnx_model import op_model, run_op_in_ort
 from vfi.plugins import OPS
 from vfi.plugins.onnx_function import PLUGIN_ATTRS
 from vfi.plugins.spec import NAMESPACE, scaled_error

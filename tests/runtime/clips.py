@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vfi.runtime.images import swscale_flags
+from vfi.frames.video_frames import swscale_flags
 
 AUDIO_RATE = 48000
 

@@ -14,8 +14,10 @@ import torch
 import toy_models
 from vfi.export.engine_sidecar import EngineSidecarError, read_sidecar, sidecar_path, verify_sidecar, write_sidecar
 from vfi.export.onnx import export_module, save_model
+from vfi.plugins.tensorrt_loading import TensorRTSetupError
 from vfi.runtime.backends import BackendError, check_io, open_backend
-from vfi.runtime.interpolator import Interpolator, Request
+from vfi.runtime.interpolator import Interpolator
+from vfi.runtime.timesteps import Request
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
 
@@ -243,10 +245,10 @@ class FakeRegistry:
 def fake_trt(monkeypatch):
     from types import SimpleNamespace
 
-    from vfi.runtime.backends import trt
+    from vfi.plugins import tensorrt_loading
 
-    monkeypatch.setattr(trt, "_LOADED_PLUGIN_LIBRARIES", {})  # a fresh process
-    monkeypatch.setattr(trt, "tensorrt_cuda_major", lambda: 12)
+    monkeypatch.setattr(tensorrt_loading, "_LOADED_PLUGIN_LIBRARIES", {})  # a fresh process
+    monkeypatch.setattr(tensorrt_loading, "tensorrt_cuda_major", lambda: 12)
     registry = FakeRegistry()
     return SimpleNamespace(get_plugin_registry=lambda: registry, registry=registry)
 
@@ -263,9 +265,9 @@ def plugin_file(folder, content: bytes, cuda_version: str | None = None):
 
 
 def test_plugin_library_is_loaded_once_per_process(fake_trt, tmp_path):
-    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, load_plugin_library
 
-    cuda = _Cuda(FakeCudart())
+    cuda = Cuda(FakeCudart())
     first, second = plugin_file(tmp_path / "a", b"plugins a", "12.8.93"), plugin_file(tmp_path / "b", b"plugins b")
     handle = load_plugin_library(fake_trt, first, cuda)
     assert load_plugin_library(fake_trt, first, cuda) == handle == f"handle of {first.resolve()}"
@@ -276,45 +278,45 @@ def test_plugin_library_is_loaded_once_per_process(fake_trt, tmp_path):
 
 
 def test_a_copy_of_a_loaded_library_shares_its_handle(fake_trt, tmp_path):
-    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, load_plugin_library
 
-    cuda = _Cuda(FakeCudart())
+    cuda = Cuda(FakeCudart())
     handle = load_plugin_library(fake_trt, plugin_file(tmp_path / "a", b"plugins"), cuda)
     assert load_plugin_library(fake_trt, plugin_file(tmp_path / "copy", b"plugins"), cuda) == handle
     assert len(fake_trt.registry.calls) == 1
 
 
 def test_a_rebuilt_library_at_a_loaded_path_is_refused(fake_trt, tmp_path):
-    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, load_plugin_library
 
-    cuda = _Cuda(FakeCudart())
+    cuda = Cuda(FakeCudart())
     library = plugin_file(tmp_path, b"first build")
     load_plugin_library(fake_trt, library, cuda)
     library.write_bytes(b"second build")
-    with pytest.raises(BackendError, match="this process already loaded another version of this plugin library"):
+    with pytest.raises(TensorRTSetupError, match="this process already loaded another version of this plugin library"):
         load_plugin_library(fake_trt, library, cuda)
     assert len(fake_trt.registry.calls) == 1
 
 
 def test_a_library_tensorrt_refuses_is_one_clear_error(fake_trt, tmp_path, monkeypatch):
-    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, load_plugin_library
 
     monkeypatch.setattr(fake_trt.registry, "load_library", lambda path: None)
-    with pytest.raises(BackendError, match="TensorRT could not load this plugin library"):
-        load_plugin_library(fake_trt, plugin_file(tmp_path, b"plugins"), _Cuda(FakeCudart()))
+    with pytest.raises(TensorRTSetupError, match="TensorRT could not load this plugin library"):
+        load_plugin_library(fake_trt, plugin_file(tmp_path, b"plugins"), Cuda(FakeCudart()))
 
 
 def test_a_library_of_another_cuda_major_is_refused_before_loading(fake_trt, tmp_path):
-    from vfi.runtime.backends.trt import _Cuda, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, load_plugin_library
 
     library = plugin_file(tmp_path, b"plugins", cuda_version="13.0.88")  # TensorRT (fake_trt) is for CUDA 12
-    with pytest.raises(BackendError, match=r"compiled by nvcc of CUDA 13.0.88; the installed TensorRT is built for CUDA 12"):
-        load_plugin_library(fake_trt, library, _Cuda(FakeCudart(driver_version=13000)))
+    with pytest.raises(TensorRTSetupError, match=r"compiled by nvcc of CUDA 13.0.88; the installed TensorRT is built for CUDA 12"):
+        load_plugin_library(fake_trt, library, Cuda(FakeCudart(driver_version=13000)))
     assert fake_trt.registry.calls == []
 
 
 def test_cuda_major_mismatch_names_the_versions_and_the_fix():
-    from vfi.runtime.backends.trt import cuda_major_mismatch
+    from vfi.plugins.tensorrt_loading import cuda_major_mismatch
 
     assert cuda_major_mismatch("lib.so", "12.8.93", 12, 12040) is None  # an older driver minor is fine
     assert cuda_major_mismatch("lib.so", "12.4.1", 12, 13000) is None  # a newer driver runs older CUDA
@@ -340,7 +342,7 @@ def test_cuda_major_mismatch_names_the_versions_and_the_fix():
 
 
 def test_tensorrt_cuda_major_comes_from_the_wheel_names(monkeypatch):
-    from vfi.runtime.backends import trt
+    from vfi.plugins import tensorrt_loading as trt
 
     def installed(**providers):
         monkeypatch.setattr(trt.importlib.metadata, "packages_distributions", lambda: providers)
@@ -376,11 +378,12 @@ class FakeContext:
 def test_a_refused_tensor_address_names_the_tensor(refused):
     from types import SimpleNamespace
 
-    from vfi.runtime.backends.trt import _Cuda, _Slot
+    from vfi.plugins.tensorrt_loading import Cuda
+    from vfi.runtime.backends.trt import _Slot
 
     engine = SimpleNamespace(create_execution_context=lambda: FakeContext(refused))
     names = ["frame0", "frame1", "output"]
-    slot = _Slot(engine, _Cuda(FakeCudart()), names, {n: np.dtype(np.float32) for n in names})
+    slot = _Slot(engine, Cuda(FakeCudart()), names, {n: np.dtype(np.float32) for n in names})
     frames = {name: np.zeros((1, 3, 4, 5), np.float32) for name in ("frame0", "frame1")}
     with pytest.raises(BackendError, match=f"TensorRT refused the device address of tensor {refused} "):
         slot.submit(0, frames, "output")

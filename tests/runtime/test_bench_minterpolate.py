@@ -7,9 +7,9 @@ import json
 import av
 
 from toy_models import run_vfi
-from vfi.runtime import bench_minterpolate
-from vfi.runtime.minterpolate import interpolate_file
-from vfi.runtime.synthetic import BENCH_FRAMES, BENCH_SIZE, Scene, write_bench_clip, write_mp4
+from vfi.bench import minterpolate as bench_minterpolate
+from vfi.bench.ffmpeg_minterpolate import interpolate_file
+from vfi.frames.synthetic import BENCH_FRAMES, BENCH_SIZE, Scene, write_bench_clip, write_mp4
 
 
 def test_bench_reports_both_and_their_ratio(tmp_path):

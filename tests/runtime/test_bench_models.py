@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vfi.runtime.bench_models import PROFILE_TOP, _format_profile, _profile
+from vfi.bench.models import PROFILE_TOP, _format_profile, _profile
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ device's peak and of its measured copy bandwidth (the numbers come from a GPU; t
 
 from __future__ import annotations
 
-from vfi.runtime.bench import format_cuda_table
+from vfi.bench.ops import format_cuda_table
 
 
 def test_cuda_table_reports_speedup_and_bandwidth_shares():
@@ -30,7 +30,7 @@ def test_cuda_table_reports_speedup_and_bandwidth_shares():
 def test_upstream_kernels_say_why_they_are_missing(monkeypatch, tmp_path):
     import importlib.util
 
-    from vfi.runtime import bench_upstream
+    from vfi.bench import upstream as bench_upstream
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "cupy" else object())
     assert bench_upstream.upstream_kernels(str(tmp_path)) == ({}, {op: "CuPy is not installed" for op in ("softsplat", "sepconv", "adacof")})

@@ -141,7 +141,7 @@ def test_the_interpolator_default_is_the_chosen_path():
 
 
 def test_the_summary_says_which_path_and_why(tmp_path):
-    from vfi.runtime.synthetic import Scene, write_mp4
+    from vfi.frames.synthetic import Scene, write_mp4
 
     clip = write_mp4(Scene(64, 48).frames(3), tmp_path / "c.mp4")
     result = run_vfi("interpolate", str(clip), str(tmp_path / "out.mp4"), "--model", "toy_blend", "--json",

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from vfi.cli import main
-from vfi.runtime.eval import find_triplets
-from vfi.runtime.metrics import ssim_uint8
+from vfi.frames.triplets import find_triplets
+from vfi.parity.metrics import ssim_uint8
 
 # `vfi eval --model classic --data ../shared/data/middlebury` measured 34.52 dB (docs/classic.md);
 # the pin is that minus 0.1 dB, and the issue's goal is 34.0.
@@ -107,7 +107,7 @@ def test_bad_triplets_name_the_file(tmp_path, capsys):
 
 def test_the_model_runs_through_the_runtime(tmp_path):
     """classic on a small synthetic triplet beats the blend (the data tier pins Middlebury)."""
-    from vfi.runtime.synthetic import Scene
+    from vfi.frames.synthetic import Scene
 
     scene = Scene(320, 192, seed=1)
     for name, time in (("frame10.png", 2.0), ("frame11.png", 3.0), ("frame10i11.png", 2.5)):
@@ -119,8 +119,8 @@ def test_the_model_runs_through_the_runtime(tmp_path):
 
 
 def test_video_triplets_are_the_odd_frames_between_their_neighbours(tmp_path, capsys):
-    from vfi.runtime.eval import video_triplets
-    from vfi.runtime.synthetic import write_mp4
+    from vfi.bench.eval import video_triplets
+    from vfi.frames.synthetic import write_mp4
 
     frames = [np.full((16, 24, 3), 20 * k, np.uint8) for k in range(7)]
     clip = write_mp4(frames, tmp_path / "ramp.mp4", crf=0)

@@ -32,7 +32,8 @@ def build_engine(onnx_path, engine_path, profile=((16, 16), (64, 64), (256, 256)
     (the project's builder, `vfi build`, is not needed to test the runtime)."""
     import tensorrt as trt
 
-    from vfi.runtime.backends.trt import _Cuda, _import_cudart, environment
+    from vfi.export.engine_sidecar import sidecar_environment
+    from vfi.plugins.tensorrt_loading import Cuda, import_cudart
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -47,7 +48,7 @@ def build_engine(onnx_path, engine_path, profile=((16, 16), (64, 64), (256, 256)
         optimisation.set_shape("t", (1,), (1,), (1,))
     config.add_optimization_profile(optimisation)
     engine_path.write_bytes(bytes(builder.build_serialized_network(network, config)))
-    here = environment(_Cuda(_import_cudart()), trt, None)
+    here = sidecar_environment(Cuda(import_cudart()), trt, None)
     write_sidecar(engine_path, {
         **here, "onnx_sha256": "unused", "onnx_path": str(onnx_path), "precision": "fp32",
         "profile": {"min": list(profile[0]), "opt": list(profile[1]), "max": list(profile[2])}, "vfi_version": "test",

@@ -9,16 +9,9 @@ import pytest
 
 import vfi
 from vfi.errors import VfiError
-from vfi.runtime.interpolator import (
-    MAX_BISECTION_DEPTH,
-    Interpolator,
-    NonFiniteOutputError,
-    Request,
-    bisection_depth,
-    is_scene_cut,
-    nearest_dyadic,
-    thumbnail,
-)
+from vfi.frames.thumbnails import thumbnail
+from vfi.runtime.interpolator import Interpolator, NonFiniteOutputError
+from vfi.runtime.timesteps import MAX_BISECTION_DEPTH, Request, bisection_depth, is_scene_cut, nearest_dyadic
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from vfi.runtime.metrics import SSIM_K1, SSIM_K2, SSIM_RADIUS, SSIM_SIGMA, psnr, ssim
+from vfi.parity.metrics import SSIM_K1, SSIM_K2, SSIM_RADIUS, SSIM_SIGMA, psnr, ssim
 
 
 def test_psnr_closed_form():

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vfi.runtime.minterpolate import midpoint
-from vfi.runtime.synthetic import Scene
+from vfi.bench.ffmpeg_minterpolate import midpoint
+from vfi.frames.synthetic import Scene
 
 
 def test_midpoint_is_a_motion_compensated_frame():

@@ -19,18 +19,10 @@ from toy_models import run_vfi
 from vfi.export.model import export_model
 from vfi.export.onnx import save_model
 from vfi.export.precision import to_fp16
-from vfi.runtime.parity import (
-    PSNR_THRESHOLDS_DB,
-    Pair,
-    ParityError,
-    Runner,
-    check_comparable,
-    compare,
-    format_number,
-    load_pairs,
-    open_runner,
-    run_parity,
-)
+from vfi.parity.compare import compare, run_parity
+from vfi.parity.pairs import Pair, ParityError, load_pairs
+from vfi.parity.report import format_number
+from vfi.parity.runners import PSNR_THRESHOLDS_DB, Runner, check_comparable, open_runner
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
 SIZE = (24, 32)
@@ -170,7 +162,7 @@ def test_the_plugin_library_goes_only_to_engines_built_with_it(tmp_path):
     """`vfi parity a.engine b.engine --plugins LIB`: an engine built without plugins is opened
     without LIB (its sidecar check would refuse it), one built with them gets LIB."""
     from vfi.export.engine_sidecar import write_sidecar
-    from vfi.models.weights import sha256_of
+    from vfi.fileio import sha256_of
 
     library = tmp_path / "libvfi_trt_plugins.so"
     library.write_bytes(b"plugins")

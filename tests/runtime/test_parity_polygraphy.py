@@ -18,8 +18,10 @@ from toy_models import run_vfi
 from vfi.cli import main
 from vfi.export.model import export_model
 from vfi.export.onnx import save_model
-from vfi.runtime.parity import ParityError, feed, load_pairs, open_runner, run_parity
-from vfi.runtime.parity_polygraphy import load_inputs, require_polygraphy, save_inputs, save_outputs
+from vfi.parity.compare import run_parity
+from vfi.parity.pairs import ParityError, feed, load_pairs
+from vfi.parity.runners import open_runner
+from vfi.parity.polygraphy_files import load_inputs, require_polygraphy, save_inputs, save_outputs
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
 SIZE = (16, 24)

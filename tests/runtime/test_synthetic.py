@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vfi.errors import VfiError
-from vfi.runtime.synthetic import Scene, write_mp4
+from vfi.frames.synthetic import Scene, write_mp4
 
 
 def test_scenes_are_deterministic_and_seeds_differ():

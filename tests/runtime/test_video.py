@@ -216,7 +216,7 @@ def test_batch_size_does_not_change_the_result(tmp_path):
 
 
 def test_input_frames_out_of_time_order_are_counted_as_lost():
-    from vfi.runtime.interpolator import thumbnail
+    from vfi.frames.thumbnails import thumbnail
     from vfi.runtime.video import Decoded, Scheduler, VideoSummary
 
     summary = VideoSummary(input="in", output="out", model="toy")

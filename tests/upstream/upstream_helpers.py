@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from vfi.runtime.images import read_rgb
-from vfi.runtime.metrics import psnr
+from vfi.frames.images import read_rgb
+from vfi.parity.metrics import psnr
 
 def _model_test_helpers() -> types.ModuleType:
     # tests/models is no package (and upstream's own `models` package must keep that name free),
@@ -148,7 +148,7 @@ def seeded_state(manifest: dict, seed: int = 0) -> dict[str, torch.Tensor]:
 def middlebury_pair(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:
     """frame10 and frame11 of a Middlebury sequence as float32 RGB [1,3,H,W] in [0, 1]."""
     folder = data_dir / "middlebury" / sequence
-    return read_rgb(folder / "frame10.png"), read_rgb(folder / "frame11.png")
+    return torch.from_numpy(read_rgb(folder / "frame10.png")), torch.from_numpy(read_rgb(folder / "frame11.png"))
 
 
 def to_tensor_pair(data_dir: Path, sequence: str) -> tuple[torch.Tensor, torch.Tensor]:

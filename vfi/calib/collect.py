@@ -3,7 +3,7 @@ frame-pair models, three or four for DSFN), near-duplicates dropped, then a seed
 evenly over the input within each motion stratum.
 
 Motion is a cheap frame-difference measure: the mean absolute difference of consecutive frames'
-luma thumbnails (the runtime's scene-cut measure, vfi.runtime.interpolator), averaged over the
+luma thumbnails (the runtime's scene-cut measure, vfi.frames.thumbnails), averaged over the
 sample. Strata are equal-count groups of the candidates ranked by motion, so a clip that is mostly
 static still contributes its fast moments, and within a stratum the chosen samples are evenly
 spaced in input order (a seeded offset picks where the spacing starts). Models that take
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import vfi
-from vfi.calib.sources import SourceError, open_source
+from vfi.frames.sources import SourceError, open_source
 from vfi.calib.store import new_store, write_manifest, write_sample
-from vfi.runtime.interpolator import THUMBNAIL_ROWS, thumbnail
+from vfi.frames.thumbnails import THUMBNAIL_ROWS, thumbnail
 
 DUPLICATE_LEVELS = 32  # samples whose thumbnails quantised to this many levels are equal are duplicates
 
@@ -143,13 +143,13 @@ def collect(
             "vfi": vfi.__version__,
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "preprocessing": "RGB float32 [1,3,H,W] in [0, 1] as the runtime converts input "
-            "(vfi.runtime.images.read_rgb, video_frame_rgb)"
+            "(vfi.frames.images.read_rgb, vfi.frames.video_frames.video_frame_rgb)"
             + (f", then averaged over {downscale}x{downscale} blocks" if downscale > 1 else ""),
             "frames_per_sample": frames,
             "downscale": downscale,
             "motion_measure": (
                 f"mean |luma(next) - luma(frame)| over a sample's consecutive frames, on block-averaged thumbnails "
-                f"of about {THUMBNAIL_ROWS} rows (vfi.runtime.interpolator.thumbnail), in [0, 1]"
+                f"of about {THUMBNAIL_ROWS} rows (vfi.frames.thumbnails.thumbnail), in [0, 1]"
             ),
             "duplicates": (
                 f"a sample whose thumbnails, quantised to {DUPLICATE_LEVELS} levels, equal an earlier sample's "

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.fileio import temporary_sibling_folder
-from vfi.models.weights import sha256_of
+from vfi.fileio import sha256_of, temporary_sibling_folder
 
 FORMAT = "vfi-calib/2"  # 1: frame pairs only (pair_NNNN.npz, "pairs")
 MANIFEST = "manifest.json"

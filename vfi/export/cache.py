@@ -51,7 +51,8 @@ def cached_export(model: str, weights: str | Path | None = None, seed: int = 0, 
     seconds to a minute, worth announcing and worth checks that can fail first); returns (path,
     whether it was exported now)."""
     from vfi.models import get_card
-    from vfi.models.weights import random_weights_identity, sha256_of
+    from vfi.models.weights import random_weights_identity
+    from vfi.fileio import sha256_of
 
     name = get_card(model).name
     identity = sha256_of(weights) if weights is not None else random_weights_identity(seed)

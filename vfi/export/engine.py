@@ -14,7 +14,7 @@ over height and width: from the model card (`vfi.model` in the file's metadata) 
 --max. Tactic timings persist in a timing cache shared by the builds of one TensorRT version on one
 GPU model (default_timing_cache). Polygraphy's loaders parse, configure and build. The plugin
 library is loaded through the runtime's once-per-process helper, which first checks its CUDA major
-against TensorRT's and the driver's (vfi.runtime.backends.trt.load_plugin_library). Next to the
+against TensorRT's and the driver's (vfi.plugins.tensorrt_loading.load_plugin_library). Next to the
 engine goes its sidecar (vfi.export.engine_sidecar) holding the cache key; an engine whose sidecar
 already matches the key is not rebuilt.
 
@@ -37,16 +37,11 @@ from typing import TYPE_CHECKING
 
 from vfi.errors import VfiError
 from vfi.fileio import write_atomically
+from vfi.plugins.tensorrt_loading import TRT_INSTALL
 
 if TYPE_CHECKING:
     import onnx
 
-# One extra per CUDA major (pyproject.toml): TensorRT, cuda-python and the plugin library's nvcc
-# must all be of the CUDA major the driver supports (nvidia-smi shows it).
-TRT_INSTALL = (
-    "pip install 'vfi[trt-cu12]' or 'vfi[trt-cu13]' (TensorRT 10 or 11, Polygraphy and cuda-python for the CUDA major "
-    "of your NVIDIA driver, as nvidia-smi shows it) on a machine with an NVIDIA GPU"
-)
 SPATIAL_AXES = (2, 3)  # the dynamic axes of the frame inputs: height, width
 TRTEXEC_ONNX_SUFFIX = ".trtexec.onnx"  # ENGINE + this: the prepared graph --print-trtexec writes
 
@@ -123,7 +118,7 @@ def cache_key(onnx_path: Path, metadata: dict[str, str], profile: dict, environm
     `environment` holds the values of engine_sidecar.ENVIRONMENT_KEYS for this machine."""
     import vfi
     from vfi.export.quantize import quantizer_of
-    from vfi.models.weights import sha256_of
+    from vfi.fileio import sha256_of
 
     return {
         "onnx_sha256": sha256_of(onnx_path),
@@ -208,7 +203,7 @@ def build_settings(model, engine: Path, profile: dict, plugins: Path | None, tim
 def choose_plugins(model, use_plugins: bool, plugins: Path | None) -> Path | None:
     """The plugin library of the build: none with --no-plugins; the one given; else, for a model
     with vfi:: nodes, the one vfi builds, or none (said on stderr) where it cannot be had here."""
-    from vfi.export.graph import custom_nodes
+    from vfi.plugins.onnx_model import custom_nodes
 
     if not use_plugins:
         return None
@@ -285,9 +280,10 @@ def plugin_library() -> tuple[Path | None, str]:
 def machine_environment(trt, plugins: Path | None) -> dict:
     """This machine's values of the sidecar's environment keys, exactly as the runtime computes
     them before loading an engine."""
-    from vfi.runtime.backends.trt import _Cuda, _import_cudart, environment
+    from vfi.export.engine_sidecar import sidecar_environment
+    from vfi.plugins.tensorrt_loading import Cuda, import_cudart
 
-    return environment(_Cuda(_import_cudart()), trt, plugins)
+    return sidecar_environment(Cuda(import_cudart()), trt, plugins)
 
 
 def build_engine(trt, settings: BuildSettings) -> bytes:
@@ -296,9 +292,9 @@ def build_engine(trt, settings: BuildSettings) -> bytes:
     from polygraphy.exception import PolygraphyException
 
     if settings.plugins is not None:
-        from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
+        from vfi.plugins.tensorrt_loading import Cuda, import_cudart, load_plugin_library
 
-        load_plugin_library(trt, settings.plugins, _Cuda(_import_cudart()))
+        load_plugin_library(trt, settings.plugins, Cuda(import_cudart()))
     profile = Profile()
     for name, (low, opt, high) in settings.shapes.items():
         profile.add(name, min=low, opt=opt, max=high)

@@ -29,8 +29,7 @@ import os
 from pathlib import Path
 
 from vfi.errors import VfiError
-from vfi.fileio import write_atomically
-from vfi.models.weights import sha256_of
+from vfi.fileio import sha256_of, write_atomically
 
 SIDECAR_SUFFIX = ".json"
 REQUIRED_KEYS = (
@@ -131,3 +130,17 @@ def verify_sidecar(engine: str | os.PathLike, environment: dict) -> dict:
             f"rebuild it here with `vfi build {source} -o {engine}`"
         )
     return content
+
+
+def sidecar_environment(cuda, trt, plugins: Path | None) -> dict:
+    """This machine's values of the sidecar's environment keys, which an engine must match; `cuda`
+    is a vfi.plugins.tensorrt_loading.Cuda."""
+    device = cuda(cuda.rt.cudaGetDevice())
+    props = cuda(cuda.rt.cudaGetDeviceProperties(device))
+    name = props.name.split(b"\0", 1)[0].decode() if isinstance(props.name, bytes) else str(props.name)
+    return {
+        "tensorrt_version": trt.__version__,
+        "gpu_name": name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "plugin_sha256": sha256_of(plugins) if plugins is not None else None,
+    }

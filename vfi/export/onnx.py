@@ -14,21 +14,16 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
-from onnx import helper
 
+from vfi.export.graph import strip_exporter_metadata
 from vfi.fileio import replaced_on_success
-from vfi.export.graph import attach_functions, strip_exporter_metadata
 from vfi.models.deform_conv import deform_conv_op, onnx_translation as deform_conv_translation
 from vfi.plugins import OPS
-from vfi.plugins.onnx_function import IR_VERSION, OPSET, SUPPORTED_OPSETS
-from vfi.plugins.onnx_node import node_attributes, translation
-from vfi.plugins.op import Op
-from vfi.plugins.spec import NAMESPACE
-
-_ONNX_TYPES = {torch.float32: onnx.TensorProto.FLOAT, torch.float16: onnx.TensorProto.FLOAT16}
+from vfi.plugins.onnx_function import OPSET, SUPPORTED_OPSETS
+from vfi.plugins.onnx_model import attach_functions, check_model
+from vfi.plugins.onnx_node import translation
 
 
 def translation_table() -> dict:
@@ -77,37 +72,6 @@ def export_module(
     return model
 
 
-def check_model(model: onnx.ModelProto) -> None:
-    onnx.checker.check_model(model, full_check=True)
-
-
-def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32) -> onnx.ModelProto:
-    """A model holding one `vfi::<OpType>` node with dynamic shapes; `present[i]` says whether
-    the op's i-th input is given (optional inputs may be absent)."""
-    elem = _ONNX_TYPES[dtype]
-    inputs = [
-        helper.make_tensor_value_info(t.name, elem, [None] * len(t.shape.split(",")))
-        for t, given in zip(op.spec.inputs, present)
-        if given
-    ]
-    node_inputs = [t.name if given else "" for t, given in zip(op.spec.inputs, present)]
-    while node_inputs and not node_inputs[-1]:
-        node_inputs.pop()
-    node = helper.make_node(
-        op.spec.onnx_op_type,
-        node_inputs,
-        [op.spec.output.name],
-        domain=NAMESPACE,
-        **node_attributes(op.spec, attrs),
-    )
-    output = helper.make_tensor_value_info(op.spec.output.name, elem, [None] * len(op.spec.output.shape.split(",")))
-    graph = helper.make_graph([node], f"vfi_{op.spec.name}", inputs, [output])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
-    attach_functions(model)
-    check_model(model)
-    return model
-
-
 def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     """Write `model` to `path` through a temporary file in the same folder, renamed on success."""
     path = Path(path)
@@ -116,17 +80,3 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     return path
 
 
-def ort_session(model: onnx.ModelProto):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-
-
-def run_op_in_ort(op: Op, inputs: tuple, attrs: dict) -> np.ndarray:
-    """Run the op's ONNX function body in ONNX Runtime (CPU) on torch `inputs`."""
-    dtype = next(t.dtype for t in inputs if t is not None)
-    model = op_model(op, attrs, tuple(t is not None for t in inputs), dtype)
-    feeds = {spec.name: t.numpy() for spec, t in zip(op.spec.inputs, inputs) if t is not None}
-    return ort_session(model).run(None, feeds)[0]

@@ -26,8 +26,9 @@ import onnx
 from onnx import TensorProto
 
 from vfi.errors import VfiError
-from vfi.export.graph import CONTROL_FLOW_OPS, custom_nodes, outer_reads, rename_outer_reads, subgraphs, update_metadata
-from vfi.export.onnx import check_model
+from vfi.export.graph import CONTROL_FLOW_OPS, outer_reads, rename_outer_reads, subgraphs, update_metadata
+from vfi.plugins.onnx_model import custom_nodes
+from vfi.plugins.onnx_model import check_model
 
 # op type -> why its nodes keep float32 I/O.
 FP32_OPS = {

@@ -40,8 +40,10 @@ import onnx
 
 from vfi.calib.store import frame_names, load_sample, read_manifest, store_digest
 from vfi.errors import VfiError
-from vfi.export.graph import control_flow, custom_nodes, metadata, update_metadata
-from vfi.export.onnx import check_model, save_model
+from vfi.export.graph import control_flow, metadata, update_metadata
+from vfi.plugins.onnx_model import custom_nodes
+from vfi.export.onnx import save_model
+from vfi.plugins.onnx_model import check_model
 
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")  # the ops the `ort` quantizer quantizes
 CALIB_METHODS = ("entropy", "percentile", "minmax")

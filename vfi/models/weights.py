@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import warnings
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import torch
 
 from vfi.errors import VfiError
+from vfi.fileio import sha256_of
 from vfi.models.card import PLAIN, WRAPPED, ModelCard
 
 _SHOWN = 5  # how many offending keys an error lists
@@ -27,14 +27,6 @@ def random_weights_identity(seed: int) -> str:
 
 def is_random_weights(identity: str | None) -> bool:
     return identity is not None and identity.startswith("none (random weights")
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_state_dict(path: str | Path, layout: str) -> dict[str, torch.Tensor]:

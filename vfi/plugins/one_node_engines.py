@@ -11,7 +11,7 @@ import functools
 
 import torch
 
-from vfi.export.onnx import op_model
+from vfi.plugins.onnx_model import op_model
 from vfi.plugins import get_op, native
 
 
@@ -21,9 +21,9 @@ def tensorrt_session():
     builder and the trt backend use), and one logger and runtime that outlive every engine."""
     import tensorrt as trt
 
-    from vfi.runtime.backends.trt import _Cuda, _import_cudart, load_plugin_library
+    from vfi.plugins.tensorrt_loading import Cuda, import_cudart, load_plugin_library
 
-    load_plugin_library(trt, native.library_path("trt"), _Cuda(_import_cudart()))
+    load_plugin_library(trt, native.library_path("trt"), Cuda(import_cudart()))
     logger = trt.Logger(trt.Logger.WARNING)
     return trt, logger, trt.Runtime(logger)
 

@@ -112,16 +112,14 @@ def _run(args, paths: list[str]) -> int:
 
 
 def _images(interpolator, path0: str, path1: str, output: str, t: float, max_pixels: int) -> int:
-    import torch
-
     from vfi.errors import VfiError
-    from vfi.runtime.images import read_rgb, write_rgb
+    from vfi.frames.images import read_rgb, write_rgb
 
     frame0, frame1 = read_rgb(path0, max_pixels), read_rgb(path1, max_pixels)
     if frame0.shape != frame1.shape:
         raise VfiError(f"{path0} is {frame0.shape[3]}x{frame0.shape[2]} but {path1} is {frame1.shape[3]}x{frame1.shape[2]}")
-    (middle,) = interpolator.interpolate_float(frame0[0].numpy(), frame1[0].numpy(), t)
-    write_rgb(torch.from_numpy(middle).unsqueeze(0), output)
+    (middle,) = interpolator.interpolate_float(frame0[0], frame1[0], t)
+    write_rgb(middle[None], output)
     print(f"wrote {output} (t={t}, {interpolator.describe()}; path: {interpolator.path})", file=sys.stderr)
     return 0
 

@@ -1,19 +1,6 @@
 """`Interpolator`: a backend plus the policy for which frames it computes.
 
-Timesteps. Models that take any t (`arbitrary_t`) get the exact timestep of every output frame.
-The others only compute midpoints, so a timestep is reached by recursive bisection: the frame at
-1/2 from the pair, 1/4 from (0, 1/2), 3/4 from (1/2, 1), and so on. A target that is not a dyadic
-fraction (1/3, or the 0.4 of 24→60 fps) gets the nearest multiple of 2^-depth instead, ties going
-to the later one, where depth is the smallest that gives at least as many steps per input interval
-as there are output frames in it (factor 2 → 1/2; 3 or 4 → quarters; 5 to 8 → eighths; at most
-2^-MAX_BISECTION_DEPTH). When that nearest step is 0 or 1, the input frame itself is used. Each
-needed midpoint is computed once per pair.
-
-Scene cuts: each frame gets a thumbnail (luma, block-averaged to about 36 rows); when the mean
-absolute difference between consecutive thumbnails exceeds the threshold (0.10 of full scale by
-default; measured: consecutive frames of car-turn.mp4 ≤ 0.043 and of the Middlebury pairs
-≤ 0.030, while pairs of unrelated Middlebury scenes ≥ 0.128), output frames between the two are
-repeats of the earlier frame instead of warps across the cut.
+Timesteps and scene cuts: vfi.runtime.timesteps decides which frames are computed.
 
 Path: whatever backend, device, threads, streams and batch size the caller leaves open is chosen
 for this machine by vfi.runtime.choice (on a CPU, a registered model runs from its cached ONNX
@@ -25,64 +12,24 @@ minimum size are edge-padded here and cropped back, so the output has the input'
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vfi.errors import VfiError
+from vfi.frames.images import to_integer
 from vfi.runtime.backends import Backend, open_backend
 from vfi.runtime.choice import choose_path
+from vfi.runtime.timesteps import MAX_BISECTION_DEPTH, Request, nearest_dyadic
 
 DEFAULT_MODEL = "classic"  # the weight-free default model
 DEFAULT_BATCH_SIZE = 4
 DEFAULT_SCENE_THRESHOLD = 0.10
-MAX_BISECTION_DEPTH = 4
-THUMBNAIL_ROWS = 36
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 class NonFiniteOutputError(VfiError):
     pass
-
-
-def bisection_depth(frames_per_interval: Fraction) -> int:
-    """The bisection depth for `frames_per_interval` output frames per input interval."""
-    steps = max(2, math.ceil(frames_per_interval))
-    return min(MAX_BISECTION_DEPTH, (steps - 1).bit_length())
-
-
-def nearest_dyadic(t: Fraction, depth: int) -> Fraction:
-    """The multiple of 2^-depth nearest to t (ties to the later)."""
-    scale = 2**depth
-    return Fraction(math.floor(t * scale + Fraction(1, 2)), scale)
-
-
-def thumbnail(frame: np.ndarray) -> np.ndarray:
-    """A small luma image of a float RGB frame [3, H, W], for scene-cut detection."""
-    # A weighted sum, not a BLAS product: OpenBLAS's threads spin beside the pipeline's own.
-    luma = frame[0] * _LUMA[0] + frame[1] * _LUMA[1] + frame[2] * _LUMA[2]
-    height, width = luma.shape
-    step = max(1, min(height, width) // THUMBNAIL_ROWS)
-    rows, cols = height // step, width // step
-    return luma[: rows * step, : cols * step].reshape(rows, step, cols, step).mean(axis=(1, 3))
-
-
-def is_scene_cut(thumb0: np.ndarray, thumb1: np.ndarray, threshold: float | None) -> bool:
-    return threshold is not None and float(np.abs(thumb0 - thumb1).mean()) > threshold
-
-
-@dataclass
-class Request:
-    """One output frame to compute between frame0 and frame1 ([3, H, W] float32) at time t in
-    (0, 1); `pair` identifies the input pair so bisection shares midpoints within it."""
-
-    pair: int
-    frame0: np.ndarray
-    frame1: np.ndarray
-    t: Fraction
 
 
 class Interpolator:
@@ -240,9 +187,3 @@ class Interpolator:
         from vfi.runtime.video import process_video
 
         return process_video(self, input, output, **options)
-
-
-def to_integer(frame: np.ndarray, dtype) -> np.ndarray:
-    """Float frame in [0, 1] to integers of `dtype`, clamped and rounded to nearest."""
-    scale = np.iinfo(dtype).max
-    return np.rint(np.clip(frame, 0.0, 1.0) * scale).astype(dtype)

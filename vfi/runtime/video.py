@@ -50,23 +50,21 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from vfi.errors import VfiError
 from vfi.fileio import raise_if_write_error, temporary_sibling
-from vfi.runtime.interpolator import (
-    Interpolator,
-    Request,
-    bisection_depth,
-    is_scene_cut,
-    nearest_dyadic,
-    thumbnail,
-    to_integer,
-)
-from vfi.runtime.images import DEFAULT_MAX_PIXELS, swscale_flags, video_frame_rgb
+from vfi.frames.images import DEFAULT_MAX_PIXELS, to_integer
+from vfi.frames.thumbnails import thumbnail
+from vfi.frames.video_frames import check_pix_fmt, swscale_flags, video_frame_rgb
 from vfi.runtime.progress import Progress
+from vfi.runtime.timesteps import Request, bisection_depth, is_scene_cut, nearest_dyadic
+
+if TYPE_CHECKING:  # the interpolator calls process_video; this module only holds one
+    from vfi.runtime.interpolator import Interpolator
 
 PIPE = "-"
 Y4M = "yuv4mpegpipe"
@@ -396,17 +394,6 @@ class _Replayed:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-
-
-def check_pix_fmt(label: str, pix_fmt: str) -> int:
-    """The bits per component of the input pixel format `pix_fmt`; refuses formats vfi would
-    flatten silently."""
-    fmt = av.VideoFormat(pix_fmt)
-    if any(c.is_alpha for c in fmt.components):
-        raise VideoError(f"{label}: pixel format {pix_fmt} has an alpha channel, which interpolation would drop; not supported")
-    if fmt.is_bayer:
-        raise VideoError(f"{label}: pixel format {pix_fmt} is raw Bayer data; demosaic it first")
-    return max(c.bits for c in fmt.components)
 
 
 # -- output -----------------------------------------------------------------------------------

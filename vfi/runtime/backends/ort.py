@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vfi.runtime.backends import Backend, BackendError, check_io, import_dependency, require_file
+from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency, require_file
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",

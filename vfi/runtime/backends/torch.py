@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vfi.runtime.backends import Backend, BackendError, check_module_io, require_file
+from vfi.runtime.backends.base import Backend, BackendError, check_module_io, require_file
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
 

@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from vfi.frames.images import to_uint8
+
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # the 11x11 window
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -80,3 +82,8 @@ def ssim_uint8(actual: np.ndarray, expected: np.ndarray) -> float:
     c1, c2 = (SSIM_K1 * 255) ** 2, (SSIM_K2 * 255) ** 2
     index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return float(index.mean(axis=(1, 2)).mean())
+
+
+def to_8bit(frame: np.ndarray) -> np.ndarray:
+    """[1,3,H,W] float in [0, 1] to [3,H,W] uint8, clamped and rounded as the runtime writes frames."""
+    return to_uint8(np.asarray(frame, np.float32)).transpose(2, 0, 1)

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from vfi.models import MODELS
-    from vfi.runtime.bench import environment
+    from vfi.bench.measure import environment
 
     height, width = (int(v) for v in args.size.lower().split("x"))
     rows = []
@@ -77,8 +77,8 @@ def _measure(name: str, impl: str, height: int, width: int, repeats: int) -> dic
     import torch
 
     from vfi.export.model import export_model
-    from vfi.export.onnx import ort_session
-    from vfi.runtime.bench import time_calls
+    from vfi.plugins.onnx_model import ort_session
+    from vfi.bench.measure import time_calls
 
     module, input_names, inputs = _inputs(name, height, width)
     result = {}

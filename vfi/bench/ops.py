@@ -1,33 +1,25 @@
-"""`vfi bench`: timings and peak memory, measured side by side in one run.
-
-Each measurement runs in a fresh process, so the peak resident memory it reports belongs to that
-implementation alone and no allocator cache carries over between implementations.
-"""
+"""`vfi bench ops`: every op's implementations timed on synthetic inputs, each in a fresh process
+(see vfi.bench.measure): on the CPU the PyTorch reference against ONNX Runtime running the op's
+function body; on a GPU our CUDA kernels against the reference and the papers' CuPy kernels."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import ctypes
-import datetime
 import json
 import multiprocessing
-import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from vfi.runtime import bench_minterpolate, bench_models, bench_pipeline
+from vfi.bench.measure import environment, time_calls
 
 OP_SIZES = ((256, 448), (480, 854))
 CUDA_OP_SIZES = ((1080, 1920),)
 OP_IMPLEMENTATIONS = ("reference", "onnx_ort")
 
 
-def add_arguments(parser) -> None:
-    sub = parser.add_subparsers(dest="bench_target", required=True)
+def add_parser(sub) -> None:
     ops = sub.add_parser("ops", help="time every op's implementations on synthetic inputs")
     ops.add_argument(
         "--device", choices=["cpu", "cuda"], default="cpu",
@@ -40,18 +32,9 @@ def add_arguments(parser) -> None:
         help="output sizes (default 256x448 and 480x854 on cpu, 1080x1920 on cuda)",
     )
     ops.add_argument("--json", type=Path, help="also write the results as JSON to this file")
-    bench_pipeline.add_parser(sub)
-    bench_models.add_parser(sub)
-    bench_minterpolate.add_parser(sub)
 
 
 def run(args) -> int:
-    if args.bench_target == "models":
-        return bench_models.run(args)
-    if args.bench_target == "pipeline":
-        return bench_pipeline.run(args)
-    if args.bench_target == "minterpolate":
-        return bench_minterpolate.run(args)
     default_sizes = CUDA_OP_SIZES if args.device == "cuda" else OP_SIZES
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.size] if args.size else default_sizes
     if args.device == "cuda":
@@ -100,7 +83,7 @@ def bench_ops(op_names, sizes, repeats: int) -> dict:
 def _measure_op(op_name: str, case_name: str, height: int, width: int, impl: str, repeats: int) -> dict:
     import torch
 
-    from vfi.export.onnx import op_model, ort_session
+    from vfi.plugins.onnx_model import op_model, ort_session
     from vfi.plugins import get_op
 
     op = get_op(op_name)
@@ -122,78 +105,6 @@ def _measure_op(op_name: str, case_name: str, height: int, width: int, impl: str
         "p90_ms": sorted(times)[max(0, int(round(0.9 * len(times))) - 1)],
         "peak_extra_mb": peak_extra_mb,
     }
-
-
-def time_calls(call, repeats: int) -> tuple[list[float], float]:
-    """Seconds of each of `repeats` calls after one warm-up, and the resident memory (MiB) the
-    calls added at their peak."""
-    baseline = _reset_peak_rss()
-    times = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        call()
-        if i:  # the first run is the warm-up
-            times.append(time.perf_counter() - start)
-    return times, max(0, _peak_rss_bytes() - baseline) / 2**20
-
-
-def _reset_peak_rss() -> int:
-    """Reset the process's peak resident size to the current one (Linux: clear_refs 5) so the
-    peak that follows belongs to the timed runs, not to setup; returns the current size."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _proc_status_bytes("VmRSS")
-
-
-def _peak_rss_bytes() -> int:
-    return _proc_status_bytes("VmHWM")
-
-
-def _proc_status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/self/status has no {field}; peak memory needs Linux")
-
-
-def environment() -> dict:
-    import onnxruntime
-    import torch
-
-    import vfi
-
-    return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": platform.machine(),
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "vfi": vfi.__version__,
-        "commit": _git_commit(),
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def format_table(results: dict) -> str:
@@ -225,7 +136,7 @@ def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
     import torch
 
     from vfi.plugins import OPS, native
-    from vfi.runtime.bench_upstream import upstream_kernels
+    from vfi.bench.upstream import upstream_kernels
 
     upstream, upstream_missing = upstream_kernels()
 

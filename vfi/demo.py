@@ -1,4 +1,4 @@
-"""`vfi demo`: generate a short clip (vfi.runtime.synthetic: textured objects crossing over a
+"""`vfi demo`: generate a short clip (vfi.frames.synthetic: textured objects crossing over a
 panning textured background) and interpolate it with the default weight-free model, so a fresh
 install shows what vfi does without any video or checkpoint of the user's. Prints where both
 files are."""
@@ -13,7 +13,7 @@ DEFAULT_FOLDER = Path("vfi-demo")
 
 def add_arguments(parser) -> None:
     from vfi.runtime.interpolator import DEFAULT_MODEL
-    from vfi.runtime.synthetic import DEFAULT_FRAMES, DEFAULT_RATE, DEFAULT_SIZE
+    from vfi.frames.synthetic import DEFAULT_FRAMES, DEFAULT_RATE, DEFAULT_SIZE
 
     parser.add_argument("-o", "--output-dir", type=Path, default=DEFAULT_FOLDER,
                         help=f"folder for the two videos, created if missing (default ./{DEFAULT_FOLDER})")
@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from vfi.errors import VfiError
     from vfi.runtime.interpolator import Interpolator
-    from vfi.runtime.synthetic import Scene, write_mp4
+    from vfi.frames.synthetic import Scene, write_mp4
     from vfi.runtime.video import parse_rate, parse_size
 
     width, height = parse_size(args.size)

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from vfi.runtime.parity import describe_thresholds, format_number, to_8bit
+from vfi.parity.metrics import to_8bit
+from vfi.parity.report import describe_thresholds, format_number
 
 DISPLAY_WIDTH = 320  # pixels per image on the page
 # Anchors of the heat map's colour scale (black → purple → red → orange → pale yellow, as "inferno").

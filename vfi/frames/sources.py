@@ -1,8 +1,8 @@
 """Frame sources: a video decoded with PyAV, or a folder holding an image sequence.
 
 Every frame comes out as float32 RGB [1,3,H,W] in [0, 1], converted exactly as the runtime
-converts its input: images by `vfi.runtime.images.read_rgb`, video frames by
-`vfi.runtime.images.video_frame_rgb` after the runtime's pixel-format check.
+converts its input: images by `vfi.frames.images.read_rgb`, video frames by
+`vfi.frames.video_frames.video_frame_rgb` after the runtime's pixel-format check.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.models.weights import sha256_of
-from vfi.runtime.images import read_rgb, video_frame_rgb
+from vfi.fileio import sha256_of
+from vfi.frames.images import read_rgb
+from vfi.frames.video_frames import check_pix_fmt, video_frame_rgb
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -45,8 +46,6 @@ class VideoSource:
 
     def frames(self) -> Iterator[np.ndarray]:
         import av
-
-        from vfi.runtime.video import check_pix_fmt
 
         try:
             container = av.open(str(self.path))
@@ -95,7 +94,7 @@ class ImageSequence:
     def frames(self) -> Iterator[np.ndarray]:
         size = None
         for file in self.files:
-            frame = read_rgb(file).numpy()
+            frame = read_rgb(file)
             if size is None:
                 size = frame.shape
             elif frame.shape != size:

@@ -6,19 +6,19 @@
     vfi eval --model classic --video clip.mp4 --size 320x180 --baseline minterpolate
 
 A triplet is a folder holding two frames and the ground-truth frame halfway between them, in one
-of the LAYOUTS below (PNG, or JPEG with the same names); DATA may be a triplet itself or hold
-triplets in folders at any depth. With --video (a video file, or a folder of numbered frames) the
+of the layouts of vfi.frames.triplets (PNG, or JPEG with the same names); DATA may be a triplet
+itself or hold triplets in folders at any depth. With --video (a video file, or a folder of numbered frames) the
 triplets come from the clip itself: frames 2k and 2k+2 are the inputs and frame 2k+1 the truth, as
 if the clip had been shot at half its rate (real footage with its real motion, camera and all;
 --size scales the frames first, e.g. to the low resolutions of UCF101). Every method interpolates t = 0.5; its output is clamped and
 rounded to 8-bit RGB as the runtime writes frames and compared with the ground truth over the
-full frame: PSNR (peak 255) and SSIM (`vfi.runtime.metrics.ssim_uint8`, scikit-image's defaults,
+full frame: PSNR (peak 255) and SSIM (`vfi.parity.metrics.ssim_uint8`, scikit-image's defaults,
 the convention of published tables).
 
 Methods: the model (`--model` in PyTorch, with `--weights`; or its exported `--onnx` file in ONNX
 Runtime) and the baselines (`--baseline`, repeatable): `blend` (the average of the two frames),
 `repeat` (the first frame), `minterpolate` (FFmpeg's motion-compensated interpolation,
-`vfi.runtime.minterpolate`).
+`vfi.bench.ffmpeg_minterpolate`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,9 @@ import numpy as np
 
 from vfi.errors import VfiError
 from vfi.fileio import write_atomically
+from vfi.frames.images import read_uint8
+from vfi.frames.triplets import SUFFIXES, describe_layouts, find_triplets
 
-# (first frame, second frame, ground truth) file stems
-LAYOUTS = (
-    ("frame10", "frame11", "frame10i11"),  # Middlebury
-    ("frame0", "frame2", "frame1"),  # UCF101 / DAVIS triplets as the DVF and CAIN test sets ship them
-    ("frame_00", "frame_02", "frame_01_gt"),  # SNU-FILM / Xiph-style triplets
-)
-SUFFIXES = (".png", ".jpg", ".jpeg")
 BASELINES = ("blend", "repeat", "minterpolate")
 MIDPOINT = 0.5
 
@@ -74,7 +69,7 @@ def run(args) -> int:
 
         triplets = video_triplets(args.video, parse_size(args.size) if args.size else None)
     else:
-        triplets = [(name, _reader(paths)) for name, paths in find_triplets(args.data)]
+        triplets = [(name, _reader(paths)) for name, paths in triplet_files(args.data)]
     methods = [(name, baseline_method(name)) for name in dict.fromkeys(args.baseline)]
     if args.model is not None:
         methods.append(model_method(args.model, args.weights, args.onnx, args.threads))
@@ -87,22 +82,10 @@ def run(args) -> int:
     return 0
 
 
-def find_triplets(data: Path) -> list[tuple[str, tuple[Path, Path, Path]]]:
-    """(name, (frame0, frame1, truth)) of every triplet folder at or below `data`, sorted by name."""
-    data = Path(data)
-    if not data.is_dir():
-        raise EvalError(f"{data}: no such folder")
-    found = []
-    for folder in sorted([data, *(p for p in data.rglob("*") if p.is_dir())]):
-        files = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()}
-        for layout in LAYOUTS:
-            if all(stem in files for stem in layout):
-                name = folder.relative_to(data).as_posix() if folder != data else folder.name
-                found.append((name, tuple(files[stem] for stem in layout)))
-                break
+def triplet_files(data: Path) -> list[tuple[str, tuple[Path, Path, Path]]]:
+    found = find_triplets(data)
     if not found:
-        expected = "; ".join(", ".join(layout) for layout in LAYOUTS)
-        raise EvalError(f"{data}: no triplet folders found (expected one of these sets of frames: {expected})")
+        raise EvalError(f"{data}: no triplet folders found (expected one of these sets of frames: {describe_layouts()})")
     return found
 
 
@@ -165,18 +148,12 @@ def _decode_video(path: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
         raise EvalError(f"{path}: not a readable video ({exc})") from exc
 
 
-def read_uint8(path: Path) -> np.ndarray:
-    from vfi.runtime.images import read_rgb
-
-    return np.rint(read_rgb(path)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-
-
 def baseline_method(name: str):
     if name == "blend":
         return lambda frame0, frame1: np.rint((frame0.astype(np.float32) + frame1) / 2).astype(np.uint8)
     if name == "repeat":
         return lambda frame0, frame1: frame0.copy()
-    from vfi.runtime.minterpolate import midpoint
+    from vfi.bench.ffmpeg_minterpolate import midpoint
 
     return midpoint
 
@@ -201,8 +178,8 @@ def model_method(model: str, weights: Path | None, onnx: Path | None, threads: i
 
 def evaluate(triplets, methods, data: str) -> dict:
     """Scores of every method on every triplet, (name, reader of (frame0, frame1, truth))."""
-    from vfi.runtime.bench import environment
-    from vfi.runtime.metrics import psnr, ssim_uint8
+    from vfi.bench.measure import environment
+    from vfi.parity.metrics import psnr, ssim_uint8
 
     scores = {label: {} for label, _ in methods}
     for name, read in triplets:

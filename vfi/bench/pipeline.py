@@ -41,9 +41,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from vfi.runtime.bench import environment
+    from vfi.bench.measure import environment
     from vfi.runtime.interpolator import Interpolator
-    from vfi.runtime.synthetic import write_bench_clip
+    from vfi.frames.synthetic import write_bench_clip
 
     interpolator = Interpolator(
         args.model, args.backend, onnx=args.onnx, engine=args.engine, device=args.device, threads=args.threads,
@@ -62,7 +62,7 @@ def run(args) -> int:
     cpu = {name: statistics.median(s["cpu"] for s in runs) for name, runs in (("inference", inference), ("pipeline", pipeline))}
     results = {
         "environment": environment(),
-        "input": str(args.input) if args.input is not None else "generated (vfi.runtime.synthetic.write_bench_clip)",
+        "input": str(args.input) if args.input is not None else "generated (vfi.frames.synthetic.write_bench_clip)",
         "model": interpolator.describe(),
         "path": interpolator.path,
         "batch_size": interpolator.batch_size,

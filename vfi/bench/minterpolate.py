@@ -4,13 +4,13 @@ video, in one run: the time each needs to turn the file into one at `factor` × 
 Both run the whole job, file to file: decode, interpolate, encode with the same encoder settings
 (vfi's defaults: libx264, CRF 18, preset veryfast), mux. The model runs through the runtime's
 `process_video` with the options given, by default those `vfi interpolate` chooses by itself
-(vfi.runtime.choice); minterpolate runs through PyAV's filter graph (vfi.runtime.minterpolate).
+(vfi.runtime.choice); minterpolate runs through PyAV's filter graph (vfi.bench.ffmpeg_minterpolate).
 Neither run's start-up is timed: the model's export and session are made, and warmed on one pair,
 before the first timed run. The runs alternate (model, minterpolate, model, …) so that load from
 other processes on a shared machine affects both alike; the medians are compared. Speed ratio =
 minterpolate seconds / model seconds (≥ 1: the model is at least as fast).
 
-Input: `--input`, or a generated clip (vfi.runtime.synthetic.write_bench_clip: 640×360, 81 frames
+Input: `--input`, or a generated clip (vfi.frames.synthetic.write_bench_clip: 640×360, 81 frames
 at 25 fps, the size and length of ../shared/data/videos/car-turn.mp4); `--size WxH` scales it first (Lanczos,
 H.264 CRF 16) to measure at another resolution.
 """
@@ -43,9 +43,9 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from vfi.errors import VfiError
-    from vfi.runtime.bench import environment
+    from vfi.bench.measure import environment
     from vfi.runtime.interpolator import Interpolator
-    from vfi.runtime.synthetic import write_bench_clip
+    from vfi.frames.synthetic import write_bench_clip
 
     if args.factor < 2:
         raise VfiError(f"--factor must be at least 2, got {args.factor}")
@@ -71,7 +71,7 @@ def run(args) -> int:
     minterpolate_seconds = statistics.median(minterpolate_runs)
     results = {
         "environment": environment(),
-        "input": str(args.input) if args.input is not None else "generated (vfi.runtime.synthetic.write_bench_clip)",
+        "input": str(args.input) if args.input is not None else "generated (vfi.frames.synthetic.write_bench_clip)",
         "size": f"{size[0]}x{size[1]}",
         "input_frames": summary.decoded,
         "factor": args.factor,
@@ -88,7 +88,7 @@ def run(args) -> int:
     }
     print(format_results(results))
     if args.json:
-        from vfi.runtime.eval import write_json
+        from vfi.bench.eval import write_json
 
         write_json(results, args.json)
         print(f"wrote {args.json}")
@@ -127,7 +127,7 @@ def _decode_rgb(path: Path, size: tuple[int, int] | None = None):
 
 
 def scaled_copy(source: Path, size: tuple[int, int], path: Path) -> Path:
-    from vfi.runtime.synthetic import write_mp4
+    from vfi.frames.synthetic import write_mp4
 
     frames, rate = _decode_rgb(source, size)
     return write_mp4(frames, path, rate)
@@ -149,7 +149,7 @@ def time_model(interpolator, source: Path, output: Path, factor: int):
 
 
 def time_minterpolate(source: Path, output: Path, factor: int) -> float:
-    from vfi.runtime.minterpolate import interpolate_file
+    from vfi.bench.ffmpeg_minterpolate import interpolate_file
 
     started = time.perf_counter()
     interpolate_file(source, output, factor)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from vfi.fileio import write_atomically
+from vfi.parity.pairs import Pair, ParityError
 from vfi.runtime.backends import FRAME_INPUTS, OUTPUT, TIME_INPUT
-from vfi.runtime.parity import Pair, ParityError
 
 INPUTS = FRAME_INPUTS + (TIME_INPUT,)  # every input a model run by vfi parity can take
 
