@@ -7,8 +7,8 @@
 
 A triplet is a folder holding two frames and the ground-truth frame halfway between them, in one
 of the layouts of vfi.frames.triplets (PNG, or JPEG with the same names); DATA may be a triplet
-itself or hold triplets in folders at any depth. With --video (a video file, or a folder of numbered frames) the
-triplets come from the clip itself: frames 2k and 2k+2 are the inputs and frame 2k+1 the truth, as
+itself or hold triplets in folders at any depth. With --video (a video file, or a folder of
+numbered frames) the triplets come from the clip itself: frames 2k and 2k+2 are the inputs and frame 2k+1 the truth, as
 if the clip had been shot at half its rate (real footage with its real motion, camera and all;
 --size scales the frames first, e.g. to the low resolutions of UCF101). Every method interpolates t = 0.5; its output is clamped and
 rounded to 8-bit RGB as the runtime writes frames and compared with the ground truth over the

@@ -6,9 +6,9 @@ TensorRT. Data (`--data`) is a folder of triplets as `vfi eval` finds them (vfi.
 Middlebury's `frame10.png`, `frame11.png`, ground truth `frame10i11.png`, and two other layouts;
 the folder itself or folders at any depth; the ground truth may be missing), or a video or
 image-sequence folder, from which `--max-pairs` consecutive pairs spread over its length are
-taken. Models that take t are run at t = 0.5. Instead of `--data`, `--load-inputs` reads the feeds of
-a Polygraphy input-data file (t from the file); `--save-inputs` and `--save-outputs` write the feeds
-and both runners' outputs in Polygraphy's formats (vfi.parity.polygraphy_files).
+taken. Models that take t are run at t = 0.5. Instead of `--data`, `--load-inputs` reads the
+feeds of a Polygraphy input-data file (t from the file); `--save-inputs` and `--save-outputs`
+write the feeds and both runners' outputs in Polygraphy's formats (vfi.parity.polygraphy_files).
 
 Against the reference, on the float outputs as returned: PSNR and SSIM (vfi.parity.metrics),
 the largest absolute error, and the largest difference in 8-bit levels (LSB) after both outputs
@@ -18,11 +18,11 @@ and SSIM of each runner's 8-bit output, and how much the candidate loses.
 
 Thresholds: no output may hold NaN or Inf. When the reference is fp32 (PyTorch or an fp32 file)
 and the candidate's model has a card, every pair must reach the candidate precision's PSNR
-(vfi.parity.runners.PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`, or `int8_modelopt_psnr_threshold_db`
-for a file of `--quantizer modelopt`, each measured with seeded random weights and so applying to
-them alone), and an INT8 candidate may
-lose at most vfi.parity.compare.INT8_TRUTH_DROP_DB of mean PSNR against ground truth where the data has it. Any
-failure is printed and the command exits 1.
+(vfi.parity.runners.PSNR_THRESHOLDS_DB; INT8 from the card's `int8_psnr_threshold_db`, or
+`int8_modelopt_psnr_threshold_db` for a file of `--quantizer modelopt`, each measured with seeded
+random weights and so applying to them alone), and an INT8 candidate may lose at most
+vfi.parity.compare.INT8_TRUTH_DROP_DB of mean PSNR against ground truth where the data has it.
+Any failure is printed and the command exits 1.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("reference", help="registered model name (PyTorch), .onnx file (ONNX Runtime) or .engine file (TensorRT)")
     parser.add_argument("candidate", help="the runner compared with the reference, in the same forms")
     data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument("--data", type=Path, help="folder of Middlebury-style triplets, or a video or image-sequence folder")
+    data.add_argument("--data", type=Path, help="folder of triplets (the layouts `vfi eval` reads; ground truth optional), or a video or image-sequence folder")
     data.add_argument("--load-inputs", type=Path, metavar="FILE",
                       help="run on the feeds of a Polygraphy input-data JSON (polygraphy run --save-inputs, or vfi parity's), without ground truth")
     parser.add_argument("--max-pairs", type=positive_int, default=8, help="pairs taken from a video or image sequence (default 8)")
