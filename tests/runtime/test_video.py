@@ -236,7 +236,8 @@ def test_input_frames_out_of_time_order_are_counted_as_lost():
 def test_a_failing_stage_stops_the_pipeline_and_is_reraised_with_context(tmp_path, monkeypatch, stage):
     import threading
 
-    import vfi.runtime.video as video
+    import vfi.runtime.video.sink as video_sink
+    import vfi.runtime.video.source as video_source
 
     source = write_clip(tmp_path / "in.mp4", ramp(12, step=10))
     calls = []
@@ -250,9 +251,9 @@ def test_a_failing_stage_stops_the_pipeline_and_is_reraised_with_context(tmp_pat
         return wrapper
 
     if stage == "decode":
-        monkeypatch.setattr(video, "video_frame_rgb", failing(video.video_frame_rgb))
+        monkeypatch.setattr(video_source, "video_frame_rgb", failing(video_source.video_frame_rgb))
     elif stage == "encode":
-        monkeypatch.setattr(video.Sink, "write", failing(video.Sink.write))
+        monkeypatch.setattr(video_sink.Sink, "write", failing(video_sink.Sink.write))
     interp = Interpolator(model="toy_nan" if stage == "inference" else "toy_blend", scene_threshold=None, batch_size=1)
     before = threading.active_count()
     with pytest.raises(Exception) as error:
