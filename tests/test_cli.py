@@ -39,3 +39,20 @@ def test_unknown_model_is_one_clear_line():
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("vfi export: error: unknown model 'no_such_model'")
+
+
+def test_a_command_whose_import_fails_is_a_stub_that_says_why(monkeypatch, capsys):
+    import pytest
+
+    import vfi.cli
+
+    monkeypatch.setattr(vfi.cli, "COMMANDS", vfi.cli.COMMANDS + (("broken", "vfi_no_such_module", "a broken command"),))
+    with pytest.raises(SystemExit) as help_exit:
+        vfi.cli.main(["--help"])
+    assert help_exit.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    assert "interpolate" in shown and "unavailable here: importing vfi_no_such_module failed: ModuleNotFoundError" in shown
+    assert vfi.cli.main(["broken", "--any", "options"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vfi broken: error: this command cannot run here (importing vfi_no_such_module failed")
+    assert vfi.cli.main(["info", "--json"]) == 0  # the other commands still run

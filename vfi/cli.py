@@ -40,14 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vfi {vfi.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module_name, help_text in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # a broken install of one command's dependencies leaves the others working
+            why = f"importing {module_name} failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+            command = sub.add_parser(name, help=f"{help_text} [unavailable here: {why}]", description=why)
+            command.set_defaults(unavailable=why)
+            continue
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(module=module_name)
-        importlib.import_module(module_name).add_arguments(command)
+        module.add_arguments(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "unavailable", None):  # whatever its arguments: they are unknown without its module
+        print(f"vfi {args.command}: error: this command cannot run here ({args.unavailable})", file=sys.stderr)
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return importlib.import_module(args.module).run(args)
     except VfiError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,16 +42,20 @@ def temporary_sibling(path: Path, suffix: str) -> Path:
 
 
 @contextmanager
-def replaced_on_success(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary sibling of `path` to write, renamed onto `path` when the block succeeds and
-    removed when it fails, so `path` is either its old content or the complete new one."""
+def replaced_on_success(path: str | os.PathLike, suffix: str = ".tmp", *, folder: bool = False) -> Iterator[Path]:
+    """A temporary sibling of `path` to write (a folder to fill when `folder`), renamed onto
+    `path` when the block succeeds and removed when it fails, so `path` is either its old content
+    or the complete new one."""
     path = Path(path)
-    tmp = temporary_sibling(path, suffix)
+    tmp = temporary_sibling_folder(path) if folder else temporary_sibling(path, suffix)
     try:
         yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        if folder:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
         raise_if_write_error(path, exc)
         raise
 
@@ -70,7 +75,11 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
 def temporary_sibling_folder(path: Path) -> Path:
     """A new empty folder in `path`'s parent, to be renamed onto `path` when complete, with the
     permissions a plain mkdir() would give it (mkdtemp's 0700 would otherwise outlive the rename)."""
-    name = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        name = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise_if_write_error(path, exc)
+        raise
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(name, 0o777 & ~umask)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vfi.errors import VfiError
-from vfi.fileio import sha256_of, temporary_sibling_folder
+from vfi.fileio import replaced_on_success, sha256_of
 
 FORMAT = "vfi-calib/2"  # 1: frame pairs only (pair_NNNN.npz, "pairs")
 MANIFEST = "manifest.json"
@@ -44,13 +42,8 @@ def new_store(folder: str | Path) -> Iterator[Path]:
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise CalibStoreError(f"{folder}: already exists and is not an empty folder; choose a new output folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling_folder(folder)
-    try:
+    with replaced_on_success(folder, folder=True) as tmp:
         yield tmp
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_sample(folder: Path, index: int, frames: list[np.ndarray]) -> dict:

@@ -23,6 +23,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vfi.errors import VfiError
+
 PLUGINS_DIR = Path(__file__).resolve().parent
 # Turing to Hopper binaries and Hopper PTX (newer GPUs compile it when loading); Volta where the
 # toolkit still has it: CUDA 13 dropped sm_70. The same list as vfi/plugins/CMakeLists.txt.
@@ -58,8 +60,9 @@ _TRT_INCLUDE_CANDIDATES = ("/usr/include/x86_64-linux-gnu", "/usr/include/aarch6
 _TRT_LIBRARY_CANDIDATES = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
 
 
-class NativeError(RuntimeError):
-    """The native code cannot be built, found or run here; the message says why."""
+class NativeError(VfiError):
+    """The native code cannot be built, found or run here; the message says why (a failed build
+    adds the tail of its log, over several lines), so the CLI prints it instead of a traceback."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import os
 import queue
 import threading
 import time
+from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import av
 
 from vfi.errors import VfiError
-from vfi.fileio import raise_if_write_error, temporary_sibling
+from vfi.fileio import raise_if_write_error, replaced_on_success
 from vfi.frames.images import DEFAULT_MAX_PIXELS
 from vfi.runtime.progress import Progress
 from vfi.runtime.video.options import (
@@ -85,24 +86,19 @@ class _Run:
 
     def execute(self, max_pixels: int, factor: int | None, target_rate: Fraction | None) -> VideoSummary:
         started, inferences = time.perf_counter(), self.interpolator.inferences
-        temporary = source = None
+        source = None
         threads: list[threading.Thread] = []
-        success = False
         try:
             with Interrupts(self.keep_partial, self.pipeline):
                 source = Source(self.input, max_pixels)
                 rate = target_rate if target_rate is not None else factor * source.rate
                 check_output_rate(source.label, source.rate, rate)
-                if self.output != PIPE:
-                    temporary = _temporary_path(Path(self.output))
-                self._stream(source, rate, temporary, threads)
-            if temporary is not None:
-                os.replace(temporary, self.output)
-            success = True
+                # The temporary output keeps the output's suffix, so the container format is the same.
+                with (nullcontext() if self.output == PIPE
+                      else replaced_on_success(self.output, f".partial{Path(self.output).suffix}")) as temporary:
+                    self._stream(source, rate, temporary, threads)
         finally:
             self.pipeline.abort.set()
-            if not success and temporary is not None:
-                temporary.unlink(missing_ok=True)
             for thread in threads:  # they stop within a poll interval (or a frame) once aborted
                 thread.join(timeout=2)
             if source is not None and not any(thread.is_alive() for thread in threads):
@@ -195,7 +191,3 @@ def _encode(sink: Sink, items: queue.Queue, pipeline: Pipeline) -> None:
         if not finished:
             sink.abandon()
 
-
-def _temporary_path(output: Path) -> Path:
-    """A new empty file beside `output`, keeping its suffix so the container format is the same."""
-    return temporary_sibling(output, f".partial{output.suffix}")
