@@ -15,11 +15,16 @@ import toy_models
 from vfi.export.engine_sidecar import EngineSidecarError, read_sidecar, sidecar_path, verify_sidecar, write_sidecar
 from vfi.export.onnx import export_module, save_model
 from vfi.plugins.tensorrt_loading import TensorRTSetupError
-from vfi.runtime.backends import BackendError, check_io, open_backend
+from vfi.runtime.backends import BackendError, OrtConfig, backend_config, check_io, open_backend
 from vfi.runtime.interpolator import Interpolator
 from vfi.runtime.timesteps import Request
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
+
+
+def opened(*args, **options):
+    """The backend the flat options select, as the CLI and vfi.Interpolator open it."""
+    return open_backend(backend_config(*args, **options))
 
 TRT_MISSING = importlib.util.find_spec("tensorrt") is None
 
@@ -65,7 +70,7 @@ def test_ort_streams_split_a_batch_without_changing_it(tmp_path, dynamic_batch):
     rng = np.random.default_rng(0)
     frame0, frame1 = (rng.random((5, 3, 5, 7), np.float32) for _ in range(2))
     t = rng.random(5).astype(np.float32)
-    serial, concurrent = (open_backend(onnx=path, threads=1, streams=streams) for streams in (1, 3))
+    serial, concurrent = (opened(onnx=path, threads=1, streams=streams) for streams in (1, 3))
     for backend in (serial, concurrent):
         backend.activate()
     assert serial.batched == dynamic_batch
@@ -74,33 +79,72 @@ def test_ort_streams_split_a_batch_without_changing_it(tmp_path, dynamic_batch):
     concurrent.close()
     concurrent.close()  # safe twice
     with pytest.raises(BackendError, match="--streams must be at least 1"):
-        open_backend(onnx=path, streams=0)
+        opened(onnx=path, streams=0)
     with pytest.raises(BackendError, match="--streams applies to the ort backend, not torch"):
-        open_backend(model="toy_blend", streams=2)
+        opened(model="toy_blend", streams=2)
 
 
 def test_backend_choice_and_its_errors(tmp_path):
-    assert open_backend(model="toy_blend").name == "torch"
+    assert opened(model="toy_blend").name == "torch"
     with pytest.raises(BackendError, match="exactly one of --model, --onnx, --engine"):
-        open_backend(model="toy_blend", onnx=tmp_path / "x.onnx")
+        opened(model="toy_blend", onnx=tmp_path / "x.onnx")
     with pytest.raises(BackendError, match="torch backend runs registered models"):
-        open_backend("torch", onnx=tmp_path / "x.onnx")
+        opened("torch", onnx=tmp_path / "x.onnx")
     with pytest.raises(BackendError, match="trt backend runs engines"):
-        open_backend("trt", model="toy_blend")
+        opened("trt", model="toy_blend")
     with pytest.raises(BackendError, match="the ort backend runs ONNX files: pass --onnx"):
-        open_backend("ort", model="toy_blend")  # the Interpolator exports a model first (vfi.runtime.choice)
+        opened("ort", model="toy_blend")  # the Interpolator exports a model first (vfi.runtime.choice)
     with pytest.raises(BackendError, match="--weights goes with --model"):
-        open_backend(onnx=tmp_path / "x.onnx", weights=tmp_path / "w.pth")
-    with pytest.raises(BackendError, match="--precision fp16 applies to the torch backend"):
-        open_backend("ort", model="toy_blend", precision="fp16")
-    with pytest.raises(BackendError, match="fp16 runs on a GPU"):
-        open_backend(model="toy_blend", precision="fp16")
+        opened(onnx=tmp_path / "x.onnx", weights=tmp_path / "w.pth")
+    with pytest.raises(BackendError, match="--dtype fp16 applies to the torch backend"):
+        opened("ort", model="toy_blend", dtype="fp16")
+    with pytest.raises(BackendError, match="--dtype fp16 runs on a GPU"):
+        opened(model="toy_blend", dtype="fp16")
+    with pytest.raises(BackendError, match="unknown device 'tpu' for the ort backend"):
+        OrtConfig(export_toy("toy_mid", tmp_path / "m.onnx"), device="tpu")
+    with pytest.raises(BackendError, match="--threads must be at least 1, got 0"):
+        opened(model="toy_blend", threads=0)
+
+
+def test_the_base_class_checks_the_backend_state_and_the_batch(tmp_path):
+    backend = open_backend(OrtConfig(export_toy("toy_blend", tmp_path / "b.onnx")))
+    frames = np.zeros((2, 3, 4, 5), np.float32), np.ones((2, 3, 4, 5), np.float32)
+    with pytest.raises(BackendError, match="b on ort: not active; call activate"):
+        backend.infer(*frames, np.full(2, 0.5, np.float32))
+    backend.activate()
+    with pytest.raises(BackendError, match="already active"):
+        backend.activate()
+    np.testing.assert_allclose(backend.infer(*frames, np.full(2, 0.5, np.float32)), 0.5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"takes t: expected an array of shape \[2\], got None"):
+        backend.infer(*frames, None)
+    with pytest.raises(ValueError, match="two \\[N, 3, H, W\\] batches of one shape"):
+        backend.infer(frames[0], frames[1][:, :, :3], np.full(2, 0.5, np.float32))
+    backend.close()
+    backend.close()  # safe twice
+    with pytest.raises(BackendError, match="not active"):
+        backend.infer(*frames, np.full(2, 0.5, np.float32))
+    backend.activate()  # again after close
+    backend.close()
+
+
+def test_a_failed_activation_releases_what_it_allocated(tmp_path, monkeypatch):
+    from vfi.runtime.backends import ort
+
+    backend = open_backend(OrtConfig(export_toy("toy_blend", tmp_path / "b.onnx"), threads=1, streams=2))
+    def no_threads(*args, **kwargs):
+        assert backend.session is not None  # the session was made before the stream pool
+        raise RuntimeError("no threads left")
+
+    monkeypatch.setattr(ort, "ThreadPoolExecutor", no_threads)
+    with pytest.raises(RuntimeError, match="no threads left"):
+        backend.activate()
+    assert not backend.active and backend.session is None and backend.pool is None
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
 def test_cuda_without_a_gpu_is_one_clear_error():
     with pytest.raises(BackendError, match="--device cuda needs a CUDA GPU"):
-        open_backend(model="toy_blend", device="cuda").activate()
+        opened(model="toy_blend", device="cuda").activate()
 
 
 def test_ort_without_the_gpu_package_says_what_to_install(tmp_path):
@@ -108,7 +152,7 @@ def test_ort_without_the_gpu_package_says_what_to_install(tmp_path):
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("onnxruntime-gpu is installed here")
-    backend = open_backend(onnx=export_toy("toy_mid", tmp_path / "m.onnx"), device="cuda")
+    backend = opened(onnx=export_toy("toy_mid", tmp_path / "m.onnx"), device="cuda")
     with pytest.raises(BackendError, match="no CUDAExecutionProvider .*pip install onnxruntime-gpu"):
         backend.activate()
 
@@ -187,12 +231,12 @@ def test_engine_needing_plugins_without_them(engine, monkeypatch):
     write_sidecar(engine, {**KEY, "plugin_sha256": "cd" * 32})
     monkeypatch.setattr(trt, "_built_plugin_library", lambda: None)
     with pytest.raises(BackendError, match="built with the vfi plugin library .* pass it with --plugins FILE"):
-        open_backend(engine=engine)
+        opened(engine=engine)
 
 
 @pytest.mark.skipif(not TRT_MISSING, reason="checks the message when TensorRT is missing; TensorRT is installed here")
 def test_trt_backend_without_tensorrt_is_one_clear_line(engine):
-    backend = open_backend(engine=engine)
+    backend = opened(engine=engine)
     assert backend.min_size == 64
     with pytest.raises(BackendError, match=r"the trt backend needs tensorrt, .*pip install 'vfi\[trt-cu12\]' or 'vfi\[trt-cu13\]'"):
         backend.activate()

@@ -15,6 +15,7 @@ import pytest
 from toy_models import run_vfi
 from vfi.export import cache
 from vfi.runtime import choice
+from vfi.runtime.backends import OrtConfig, TorchConfig, TrtConfig
 from vfi.runtime.interpolator import DEFAULT_BATCH_SIZE, Interpolator
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
@@ -30,27 +31,27 @@ def machine(monkeypatch, tmp_path):
 
 
 def choose(**given):
-    options = dict(model="toy_blend", onnx=None, engine=None, backend=None, device=None, precision="fp32", provider=None,
+    options = dict(model="toy_blend", onnx=None, engine=None, backend=None, device=None, dtype="fp32", provider=None, plugins=None,
                    threads=None, streams=None, batch_size=None, weights=None, seed=0, default_batch_size=DEFAULT_BATCH_SIZE)
     return choice.choose_path(**{**options, **given})
 
 
 def test_a_model_on_a_cpu_runs_from_its_cached_export_one_stream_per_core(tmp_path):
     path = choose()
-    assert (path.backend, path.device, path.model, path.streams, path.threads) == ("ort", "cpu", None, 2, 1)
-    assert path.onnx.parent == tmp_path / "cache" / "onnx" and path.onnx.is_file()
-    assert onnx.load(path.onnx).graph.input[0].name == "frame0"
+    assert path.config == OrtConfig(path.config.onnx, device="cpu", threads=1, streams=2)
+    assert path.config.onnx.parent == tmp_path / "cache" / "onnx" and path.config.onnx.is_file()
+    assert onnx.load(path.config.onnx).graph.input[0].name == "frame0"
     assert path.batch_size == DEFAULT_BATCH_SIZE
     assert "no CUDA GPU" in path.reason and "exported now" in path.reason and "2 stream(s) × 1 thread(s)" in path.reason
     again = choose()
-    assert again.onnx == path.onnx and "export cached at" in again.reason
+    assert again.config.onnx == path.config.onnx and "export cached at" in again.reason
 
 
 @pytest.mark.parametrize("cores, streams, threads", [(1, 1, 1), (2, 2, 1), (3, 3, 1), (8, 4, 2), (16, 4, 4)])
 def test_streams_and_threads_follow_the_usable_cores(monkeypatch, cores, streams, threads):
     monkeypatch.setattr(choice, "usable_cores", lambda: cores)
     path = choose()
-    assert (path.streams, path.threads) == (streams, threads)
+    assert (path.config.streams, path.config.threads) == (streams, threads)
     assert path.batch_size == max(DEFAULT_BATCH_SIZE, streams)
 
 
@@ -60,29 +61,29 @@ def test_usable_cores_are_the_affinity_not_the_machine(monkeypatch):
 
 
 def test_what_the_caller_gives_is_kept():
-    assert (choose(threads=2).streams, choose(threads=2).threads) == (1, 2)
-    assert (choose(streams=3).streams, choose(streams=3).threads) == (3, 1)
+    assert (choose(threads=2).config.streams, choose(threads=2).config.threads) == (1, 2)
+    assert (choose(streams=3).config.streams, choose(streams=3).config.threads) == (3, 1)
     assert choose(streams=2, batch_size=1).batch_size == 1
     torch_path = choose(backend="torch")
-    assert (torch_path.backend, torch_path.device, torch_path.model, torch_path.onnx) == ("torch", "cpu", "toy_blend", None)
+    assert torch_path.config == TorchConfig("toy_blend", device="cpu")
     assert torch_path.reason == "torch on cpu (as asked)"
-    assert choose(precision="fp16").backend == "torch"
+    assert choose(dtype="fp16", device="cuda").config.dtype == "fp16"
 
 
 def test_a_cuda_gpu_means_pytorch_on_it(monkeypatch):
     monkeypatch.setattr(choice, "cuda_name", lambda: "NVIDIA H200")
     path = choose()
-    assert (path.backend, path.device, path.onnx, path.streams) == ("torch", "cuda", None, 1)
+    assert path.config == TorchConfig("toy_blend", device="cuda")
     assert "CUDA GPU NVIDIA H200" in path.reason
-    assert choose(device="cpu").backend == "ort"  # --device cpu keeps the CPU path
+    assert isinstance(choose(device="cpu").config, OrtConfig)  # --device cpu keeps the CPU path
 
 
 def test_files_pick_their_backend(tmp_path):
-    exported = choose().onnx
-    from_file = choose(model=None, onnx=exported)
-    assert (from_file.backend, from_file.device, from_file.streams) == ("ort", "cpu", 2)
-    assert choose(model=None, onnx=exported, provider="cuda").device == "cuda"
-    assert choose(model=None, engine=tmp_path / "x.engine").backend == "trt"
+    exported = choose().config.onnx
+    assert choose(model=None, onnx=exported).config == OrtConfig(exported, device="cpu", threads=1, streams=2)
+    assert choose(model=None, onnx=exported, provider="cuda").config.device == "cuda"
+    (tmp_path / "x.engine").write_bytes(b"")
+    assert choose(model=None, engine=tmp_path / "x.engine").config == TrtConfig(tmp_path / "x.engine")
 
 
 def test_the_cache_key_covers_what_the_graph_depends_on(monkeypatch):

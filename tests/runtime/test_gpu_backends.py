@@ -23,7 +23,7 @@ def pair(height=37, width=53):
 def test_torch_on_cuda(precision, tolerance):
     f0, f1 = pair()
     on_cpu = Interpolator(model="toy_blend").interpolate(f0, f1, 0.3)
-    on_gpu = Interpolator(model="toy_blend", device="cuda", precision=precision).interpolate(f0, f1, 0.3)
+    on_gpu = Interpolator(model="toy_blend", device="cuda", dtype=precision).interpolate(f0, f1, 0.3)
     assert np.abs(on_cpu.astype(int) - on_gpu.astype(int)).max() <= tolerance
 
 

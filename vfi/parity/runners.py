@@ -35,14 +35,14 @@ class Runner:
 def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device: str = "cpu", provider=None, threads=None) -> Runner:
     """The runner for `spec`: a registered model name (PyTorch), an .onnx file (ONNX Runtime) or
     an .engine file (TensorRT)."""
-    from vfi.runtime.backends import open_backend
+    from vfi.runtime.backends import OrtConfig, TorchConfig, TrtConfig, open_backend
 
     path = Path(spec)
     if path.suffix == ".onnx":
         from vfi.export.quantize import quantizer_of
 
         meta = _onnx_metadata(path)
-        backend = open_backend("ort", onnx=path, device=device, provider=provider, threads=threads)
+        backend = open_backend(OrtConfig(path, device=device, provider=provider, threads=threads))
         return Runner(spec, "ort", meta.get("vfi.precision", "fp32"), meta.get("vfi.model"), meta.get("vfi.checkpoint_sha256"),
                       backend, quantizer_of(meta))
     if path.suffix in (".engine", ".plan"):
@@ -51,13 +51,13 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
         sidecar = read_sidecar(path)
         # One --plugins serves both runners: only an engine built with a plugin library gets it (an
         # engine built without would fail its sidecar check with it).
-        backend = open_backend("trt", engine=path, plugins=plugins if sidecar["plugin_sha256"] else None)
+        backend = open_backend(TrtConfig(path, plugins=plugins if sidecar["plugin_sha256"] else None))
         return Runner(spec, "trt", sidecar["precision"], sidecar.get("model"), sidecar.get("checkpoint_sha256"), backend,
                       sidecar.get("quantizer"))
     from vfi.models.weights import random_weights_identity
     from vfi.fileio import sha256_of
 
-    backend = open_backend("torch", model=spec, weights=weights, device=device, threads=threads, seed=seed)
+    backend = open_backend(TorchConfig(spec, weights=weights, device=device, threads=threads, seed=seed))
     identity = sha256_of(weights) if weights is not None else random_weights_identity(seed)
     return Runner(spec, "torch", "fp32", spec, identity, backend)
 

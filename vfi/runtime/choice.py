@@ -5,7 +5,7 @@ With no backend named, a registered model runs
 - otherwise in ONNX Runtime on the CPU, from its ONNX export cached by vfi.export.cache (exported on
   the first run, seconds to a minute). ONNX Runtime ran every registered model faster than PyTorch
   on this project's CPU machine (docs/bench_models_cpu.json: 1.05× for classic to 2.9× for DSFN).
-An ONNX file runs in ONNX Runtime, an engine in TensorRT; `--precision fp16` means PyTorch.
+An ONNX file runs in ONNX Runtime, an engine in TensorRT; `--dtype fp16` means PyTorch.
 
 On the CPU, ONNX Runtime gets one stream (a concurrent inference on its share of the batch) per
 usable core, up to MAX_STREAMS, with the cores divided among them as intra-op threads: whole frames
@@ -15,7 +15,8 @@ runs serially (classic on 2 cores: ratio 1.21 against minterpolate with 2 stream
 (`os.sched_getaffinity`: containers and `taskset` limit them), not the machine's count.
 
 Every choice the caller makes (backend, device, threads, streams, batch size) is kept as given;
-`RunPath.reason` says what was chosen and why, for the run's summary.
+the result is the chosen backend's typed config (vfi.runtime.backends.configs), with the batch size
+and `RunPath.reason`, which says what was chosen and why, for the run's summary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vfi.runtime.backends import BackendConfig, backend_config
+
 # Each stream holds its own intermediate tensors (classic at 1280×720: 0.58 GB peak resident for one
 # inference in ONNX Runtime, measured 2026-12-03): more streams than this cost memory for little,
 # since intra-op threads then share the remaining cores.
@@ -34,13 +37,7 @@ MAX_STREAMS = 4
 
 @dataclass(frozen=True)
 class RunPath:
-    backend: str
-    model: str | None  # None when the model runs from its cached export
-    weights: Path | None
-    device: str
-    onnx: Path | None  # the file the ort backend loads, given or from the export cache
-    threads: int | None
-    streams: int
+    config: BackendConfig  # a registered model on a CPU: the OrtConfig of its cached export
     batch_size: int
     reason: str
 
@@ -66,8 +63,9 @@ def choose_path(
     engine: str | Path | None,
     backend: str | None,
     device: str | None,
-    precision: str,
+    dtype: str,
     provider: str | None,
+    plugins: str | Path | None,
     threads: int | None,
     streams: int | None,
     batch_size: int | None,
@@ -81,9 +79,9 @@ def choose_path(
             backend = "trt"
         elif onnx is not None:
             backend = "ort"
-        elif precision != "fp32":
+        elif dtype != "fp32":
             backend = "torch"
-            why.append(f"--precision {precision} runs in PyTorch")
+            why.append(f"--dtype {dtype} runs in PyTorch")
         else:
             gpu = cuda_name() if device in (None, "cuda") else None
             if gpu is not None:
@@ -127,7 +125,8 @@ def choose_path(
     streams = 1 if streams is None else streams
     batch_size = batch_size or max(default_batch_size, streams)
     reason = f"{backend} on {device}" + (f" ({'; '.join(why)})" if why else " (as asked)")
-    return RunPath(
-        backend, model, Path(weights) if weights is not None else None, device, Path(onnx) if onnx is not None else None,
-        threads, streams, batch_size, reason,
+    config = backend_config(
+        backend, model=model, weights=weights, onnx=onnx, engine=engine, device=device, dtype=dtype, provider=provider,
+        plugins=plugins, threads=threads, streams=streams, seed=seed,
     )
+    return RunPath(config, batch_size, reason)

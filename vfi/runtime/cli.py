@@ -21,7 +21,7 @@ EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser) -> None:
-    from vfi.runtime.backends import BACKENDS
+    from vfi.runtime.backends.configs import BACKENDS, DEVICES, ORT_PROVIDERS, TORCH_DTYPES
     from vfi.runtime.choice import MAX_STREAMS
     from vfi.runtime.interpolator import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEFAULT_SCENE_THRESHOLD
     from vfi.runtime.video import CODECS, DEFAULT_CODEC, DEFAULT_MAX_PIXELS
@@ -40,9 +40,11 @@ def add_arguments(parser) -> None:
     backend.add_argument("--backend", choices=BACKENDS,
                          help="default: the fastest here (--model: torch on a CUDA GPU, else ort on its cached ONNX export); "
                          "ort for --onnx, trt for --engine")
-    backend.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when PyTorch sees a CUDA GPU, else cpu")
-    backend.add_argument("--precision", choices=["fp32", "fp16"], default="fp32", help="torch backend only")
-    backend.add_argument("--provider", choices=["cpu", "cuda", "tensorrt"], help="ONNX Runtime execution provider")
+    backend.add_argument("--device", choices=DEVICES, help="default: cuda when PyTorch sees a CUDA GPU, else cpu")
+    backend.add_argument("--dtype", "--precision", dest="dtype", choices=TORCH_DTYPES, default="fp32",
+                         help="the torch backend's compute dtype (--precision: its former name; an ONNX file's or "
+                         "engine's precision is set by `vfi export --precision`)")
+    backend.add_argument("--provider", choices=ORT_PROVIDERS, help="ONNX Runtime execution provider")
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
     backend.add_argument("--threads", type=int,
                          help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own)")
@@ -102,7 +104,7 @@ def _run(args, paths: list[str]) -> int:
 
     interpolator = Interpolator(
         args.model, args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine, device=args.device,
-        precision=args.precision, provider=args.provider, plugins=args.plugins, threads=args.threads,
+        dtype=args.dtype, provider=args.provider, plugins=args.plugins, threads=args.threads,
         streams=args.streams, batch_size=args.batch_size, scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
     )
     with interpolator:

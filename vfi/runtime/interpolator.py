@@ -20,6 +20,7 @@ import numpy as np
 from vfi.errors import VfiError
 from vfi.frames.images import to_integer
 from vfi.runtime.backends import Backend, open_backend
+from vfi.runtime.backends.configs import check_threads
 from vfi.runtime.choice import choose_path
 from vfi.runtime.timesteps import MAX_BISECTION_DEPTH, Request, nearest_dyadic
 
@@ -50,7 +51,7 @@ class Interpolator:
         onnx: str | Path | None = None,
         engine: str | Path | None = None,
         device: str | None = None,
-        precision: str = "fp32",
+        dtype: str = "fp32",
         provider: str | None = None,
         plugins: str | Path | None = None,
         threads: int | None = None,
@@ -58,26 +59,23 @@ class Interpolator:
         batch_size: int | None = None,
         scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD,
         seed: int = 0,
+        precision: str | None = None,  # the former name of dtype
     ):
         if model is None and onnx is None and engine is None:
             model = DEFAULT_MODEL
         if batch_size is not None and batch_size < 1:
             raise VfiError(f"--batch-size must be at least 1, got {batch_size}")
-        if threads is not None and threads < 1:
-            raise VfiError(f"--threads must be at least 1, got {threads}")
+        check_threads(threads)  # before choose_path, which may export the model first
         if scene_threshold is not None and not 0 < scene_threshold <= 1:
             raise VfiError(f"--scene-threshold (the scene-cut threshold) must be in (0, 1], got {scene_threshold}")
         path = choose_path(
-            model=model, onnx=onnx, engine=engine, backend=backend, device=device, precision=precision, provider=provider,
-            threads=threads, streams=streams, batch_size=batch_size, weights=weights, seed=seed,
-            default_batch_size=DEFAULT_BATCH_SIZE,
+            model=model, onnx=onnx, engine=engine, backend=backend, device=device, dtype=precision or dtype,
+            provider=provider, plugins=plugins, threads=threads, streams=streams, batch_size=batch_size,
+            weights=weights, seed=seed, default_batch_size=DEFAULT_BATCH_SIZE,
         )
         self.batch_size, self.scene_threshold = path.batch_size, scene_threshold
         self.path = path.reason  # the backend, device and threads chosen, and why
-        self.backend: Backend = open_backend(
-            path.backend, model=path.model, weights=path.weights, onnx=path.onnx, engine=engine, device=path.device,
-            precision=precision, provider=provider, plugins=plugins, threads=path.threads, streams=path.streams, seed=seed,
-        )
+        self.backend: Backend = open_backend(path.config)
         self.backend.activate()
         self.inferences = 0  # model evaluations (frames), for reports
 

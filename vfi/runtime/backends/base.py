@@ -21,22 +21,52 @@ class BackendError(VfiError):
 
 
 class Backend(ABC):
+    """activate() once, infer() while active, close() (safe twice, and after a failed activate):
+    the public methods check the state and the batch, then call the backend's implementations."""
+
     name: str
     model_name: str = "?"
     arbitrary_t: bool = False
     min_size: int = 1
+    active: bool = False
 
-    @abstractmethod
-    def activate(self) -> None: ...
+    def activate(self) -> None:
+        """Load the model, session or engine and allocate memory."""
+        if self.active:
+            raise BackendError(f"{self.describe()}: already active; close() it before activating it again")
+        try:
+            self._activate()
+        except BaseException:
+            self._close()  # what a half-done activation allocated
+            raise
+        self.active = True
 
-    @abstractmethod
-    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray: ...
+    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+        if not self.active:
+            raise BackendError(f"{self.describe()}: not active; call activate() first")
+        if frame0.ndim != 4 or frame0.shape[1] != 3 or frame0.shape != frame1.shape:
+            raise ValueError(f"expected two [N, 3, H, W] batches of one shape, got {frame0.shape} and {frame1.shape}")
+        if self.arbitrary_t and (t is None or t.shape != frame0.shape[:1]):
+            raise ValueError(f"{self.model_name} takes t: expected an array of shape [{frame0.shape[0]}], got {t if t is None else t.shape}")
+        return self._infer(frame0, frame1, t)
 
     def close(self) -> None:
-        """Release what activate() allocated; safe to call twice."""
+        """Release what activate() allocated."""
+        if self.active:
+            self.active = False
+            self._close()
 
     def describe(self) -> str:
         return f"{self.model_name} on {self.name}"
+
+    @abstractmethod
+    def _activate(self) -> None: ...
+
+    @abstractmethod
+    def _infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
 
 
 def check_io(source: str, inputs, outputs) -> bool:

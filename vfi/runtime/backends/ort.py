@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency, require_file
+from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency
+from vfi.runtime.backends.configs import OrtConfig
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -63,30 +64,10 @@ def _tensors(graph):
 class OrtBackend(Backend):
     name = "ort"
 
-    def __init__(
-        self,
-        onnx: str | Path,
-        *,
-        device: str = "cpu",
-        provider: str | None = None,
-        plugins: str | Path | None = None,
-        threads: int | None = None,
-        streams: int = 1,
-    ):
-        if streams < 1:
-            raise BackendError(f"--streams must be at least 1, got {streams}")
-        self.onnx = require_file(onnx, "ONNX")
+    def __init__(self, config: OrtConfig):
+        self.config = config
+        self.onnx, self.provider, self.plugins = config.onnx, config.provider, config.plugins
         self.model_name = self.onnx.stem
-        provider = provider or ("cuda" if device == "cuda" else "cpu")
-        if provider not in PROVIDERS:
-            raise BackendError(f"unknown ONNX Runtime provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
-        if device == "cpu" and provider != "cpu":
-            raise BackendError(f"the {provider} execution provider runs on a GPU: add --device cuda")
-        if plugins is not None and provider != "tensorrt":
-            raise BackendError("--plugins is handed to the TensorRT execution provider: add --provider tensorrt")
-        self.provider = provider
-        self.plugins = require_file(plugins, "TensorRT plugin library") if plugins is not None else None
-        self.threads, self.streams = threads, streams
         self.session = self.pool = None
 
     def _providers(self, ort) -> list:
@@ -103,7 +84,7 @@ class OrtBackend(Backend):
         ]
         return chain + ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         ort = import_dependency("onnxruntime", "ort", "pip install onnxruntime (or onnxruntime-gpu)")
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -112,8 +93,8 @@ class OrtBackend(Backend):
         # also use, spinning workers take the CPU from the thread doing the work (classic at
         # 640×360 with 2 threads on a loaded 2-core machine: 245 ms per frame spinning, 121 ms not).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if self.threads:
-            options.intra_op_num_threads = self.threads
+        if self.config.threads:
+            options.intra_op_num_threads = self.config.threads
         source = str(self.onnx)
         check_external_data(self.onnx)
         try:
@@ -136,10 +117,10 @@ class OrtBackend(Backend):
         self.model_name = metadata.get("vfi.model", self.model_name)
         self.min_size = int(metadata.get("vfi.min_size", 1))
         self.session = session
-        if self.streams > 1:
-            self.pool = ThreadPoolExecutor(self.streams, thread_name_prefix="vfi-ort-stream")
+        if self.config.streams > 1:
+            self.pool = ThreadPoolExecutor(self.config.streams, thread_name_prefix="vfi-ort-stream")
 
-    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+    def _infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
         feeds = {"frame0": frame0, "frame1": frame1}
         if self.arbitrary_t:
             feeds["t"] = t
@@ -149,7 +130,7 @@ class OrtBackend(Backend):
         # sample. On a CPU this uses the cores for whole frames where intra-op threads can only
         # split single operators, some of them serial (softsplat's ScatterElements).
         samples = len(frame0)
-        chunk = -(-samples // self.streams) if self.batched else 1
+        chunk = -(-samples // self.config.streams) if self.batched else 1
         slices = [{name: value[i : i + chunk] for name, value in feeds.items()} for i in range(0, samples, chunk)]
         if self.pool and len(slices) > 1:
             outputs = list(self.pool.map(self._run, slices))
@@ -160,7 +141,7 @@ class OrtBackend(Backend):
     def _run(self, feeds: dict) -> np.ndarray:
         return self.session.run(None, feeds)[0]
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
         self.session = self.pool = None

@@ -28,7 +28,8 @@ import numpy as np
 
 from vfi.export.engine_sidecar import read_sidecar, sidecar_environment, verify_sidecar
 from vfi.plugins.tensorrt_loading import TRT_INSTALL, Cuda, import_cudart, load_plugin_library
-from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency, require_file
+from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency
+from vfi.runtime.backends.configs import TrtConfig
 
 SLOTS = 2
 
@@ -110,7 +111,7 @@ class _Slot:
             outputs[index] = result[0]
             self.in_flight = None
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.cuda(self.cuda.rt.cudaStreamSynchronize(self.stream))
         for buffer in self.buffers.values():
             buffer.free()
@@ -133,9 +134,8 @@ def _built_plugin_library() -> Path | None:
 class TrtBackend(Backend):
     name = "trt"
 
-    def __init__(self, engine: str | Path, *, plugins: str | Path | None = None):
-        self.path = require_file(engine, "TensorRT engine")
-        self.plugins = require_file(plugins, "TensorRT plugin library") if plugins is not None else None
+    def __init__(self, config: TrtConfig):
+        self.path, self.plugins = config.engine, config.plugins
         # The file and its sidecar are checked here, without TensorRT; the environment at activate().
         self.sidecar = read_sidecar(self.path)
         if self.sidecar["plugin_sha256"] and self.plugins is None:
@@ -151,7 +151,7 @@ class TrtBackend(Backend):
         self.min_size = max(self.profile_min)
         self.slots: list[_Slot] = []
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         try:
             trt = import_dependency("tensorrt", "trt", TRT_INSTALL)
         except BackendError as exc:
@@ -173,7 +173,7 @@ class TrtBackend(Backend):
         dtypes = {n: np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
         self.slots = [_Slot(self.engine, cuda, names, dtypes) for _ in range(SLOTS)]
 
-    def infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+    def _infer(self, frame0: np.ndarray, frame1: np.ndarray, t: np.ndarray | None) -> np.ndarray:
         height, width = frame0.shape[2:]
         if not all(lo <= v <= hi for lo, v, hi in zip(self.profile_min, (height, width), self.profile_max)):
             raise BackendError(
@@ -193,7 +193,7 @@ class TrtBackend(Backend):
             slot.collect(outputs)
         return outputs
 
-    def close(self) -> None:
+    def _close(self) -> None:
         for slot in self.slots:
             slot.close()
         self.slots = []
