@@ -22,7 +22,8 @@ from vfi.plugins.onnx_model import custom_nodes
 from vfi.export.onnx import export_module
 from vfi.plugins.onnx_model import ort_session
 from vfi.export import quantize
-from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, quantizer_of, to_int8
+from vfi.export.artifact import ArtifactInfo
+from vfi.export.quantize import CALIB_METHODS, MODELOPT_METHODS, QuantizationError, qdq_violations, to_int8
 from vfi.plugins.sepconv import sepconv
 from vfi.parity.metrics import psnr
 
@@ -108,7 +109,7 @@ def test_int8_runs_in_onnx_runtime_with_qdq_only_around_convolutions(three_ops, 
     assert meta["vfi.precision"] == "int8"
     calibration = json.loads(meta["vfi.calibration"])
     assert calibration["method"] == method and calibration["samples"] == 4 and calibration["quantized_ops"] == ["Conv"]
-    assert calibration["quantizer"] == "ort" == quantizer_of(meta)
+    assert calibration["quantizer"] == "ort" == ArtifactInfo.from_metadata(meta).quantizer
 
     frames = [torch.rand(1, 3, 19, 27) for _ in range(2)]
     with torch.no_grad():
@@ -137,10 +138,6 @@ def test_custom_nodes_keep_reading_float_tensors(calib):
     assert psnr(actual, expected) > 30.0
 
 
-def test_the_quantizer_of_a_file_is_read_from_its_metadata():
-    assert quantizer_of({"vfi.precision": "fp16"}) is None
-    assert quantizer_of({"vfi.precision": "int8", "vfi.calibration": json.dumps({"method": "entropy"})}) == "ort"  # written before it was recorded
-    assert quantizer_of({"vfi.precision": "int8", "vfi.calibration": json.dumps({"quantizer": "modelopt"})}) == "modelopt"
 
 
 def quantized_input_graph(readers: list[onnx.NodeProto]) -> onnx.ModelProto:
@@ -261,7 +258,7 @@ def test_modelopt_places_qdq_by_its_own_rules_and_leaves_the_custom_ops_alone(ca
     calibration = json.loads(meta["vfi.calibration"])
     assert meta["vfi.model"] == "shared_input" and meta["vfi.precision"] == "int8"
     assert calibration["quantizer"] == "modelopt" and calibration["method"] == method and "Conv" in calibration["quantized_ops"]
-    assert quantizer_of(meta) == "modelopt"
+    assert ArtifactInfo.from_metadata(meta).quantizer == "modelopt"
     assert all(value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for value in [*int8.graph.input, *int8.graph.output])
     with torch.no_grad():
         expected = module(*frames).numpy()

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vfi.errors import VfiError
+from vfi.export.artifact import ArtifactInfo
 from vfi.fileio import write_atomically
 from vfi.plugins.tensorrt_loading import TRT_INSTALL
 
@@ -70,11 +71,12 @@ def derive_profile(metadata: dict[str, str], min_size=None, opt_size=None, max_s
     minimum size."""
     from vfi.models import MODELS
 
-    card = MODELS.get(metadata.get("vfi.model", ""))
+    info = ArtifactInfo.from_metadata(metadata)
+    card = MODELS.get(info.model or "")
     given = {"min": min_size, "opt": opt_size, "max": max_size}
     if any(size is None for size in given.values()) and card is None:
         raise EngineBuildError(
-            f"no model card for {metadata.get('vfi.model', 'this model')!r} to take the profile from; "
+            f"no model card for {info.model or 'this model'!r} to take the profile from; "
             "give all of --min, --opt and --max"
         )
     defaults = dict(zip(("min", "opt", "max"), card.profile)) if card is not None else {}
@@ -83,7 +85,7 @@ def derive_profile(metadata: dict[str, str], min_size=None, opt_size=None, max_s
         low, opt, high = (profile[key][axis] for key in ("min", "opt", "max"))
         if not low <= opt <= high:
             raise EngineBuildError(f"profile {name}s must satisfy min <= opt <= max, got {low}, {opt}, {high}")
-    smallest = int(metadata.get("vfi.min_size", 1))
+    smallest = info.min_size
     if min(profile["min"]) < smallest:
         raise EngineBuildError(f"the profile's minimum {profile['min'][0]}x{profile['min'][1]} is below the model's minimum size {smallest}")
     return profile
@@ -117,16 +119,16 @@ def cache_key(onnx_path: Path, metadata: dict[str, str], profile: dict, environm
     """The sidecar content but the engine's own SHA-256: what the engine was built from and for.
     `environment` holds the values of engine_sidecar.ENVIRONMENT_KEYS for this machine."""
     import vfi
-    from vfi.export.quantize import quantizer_of
     from vfi.fileio import sha256_of
 
+    info = ArtifactInfo.from_metadata(metadata)
     return {
         "onnx_sha256": sha256_of(onnx_path),
         "onnx_path": str(onnx_path),
-        "model": metadata.get("vfi.model"),
-        "checkpoint_sha256": metadata.get("vfi.checkpoint_sha256"),
-        "precision": metadata.get("vfi.precision", "fp32"),
-        "quantizer": quantizer_of(metadata),
+        "model": info.model,
+        "checkpoint_sha256": info.checkpoint_sha256,
+        "precision": info.precision.value,
+        "quantizer": info.quantizer,
         "profile": profile,
         **environment,
         "vfi_version": vfi.__version__,

@@ -13,7 +13,7 @@ Keys:
 | `engine_sha256` | SHA-256 of the engine file | yes: the file is the one that was built |
 | `onnx_sha256` | SHA-256 of the ONNX file built from | no (identifies the source for a rebuild) |
 | `precision` | `fp32`, `fp16` or `int8` | no (reported) |
-| `quantizer` | INT8: `ort` or `modelopt` (vfi.export.quantize.quantizer_of); null otherwise | no (reported; picks `vfi parity`'s INT8 threshold) |
+| `quantizer` | INT8: `ort` or `modelopt` (vfi.export.artifact.ArtifactInfo); null otherwise | no (reported; picks `vfi parity`'s INT8 threshold) |
 | `profile` | `{"min": [H, W], "opt": [H, W], "max": [H, W]}` | frame sizes are checked against it |
 | `tensorrt_version` | `tensorrt.__version__` | yes |
 | `gpu_name`, `compute_capability` | the build GPU, e.g. `"8.9"` | yes |

@@ -8,6 +8,8 @@ import onnx
 import torch
 
 import vfi
+from vfi.export import artifact
+from vfi.export.artifact import Precision
 from vfi.export.onnx import export_module, save_model
 from vfi.models import build, get_card
 from vfi.models.card import ModelCard
@@ -46,15 +48,15 @@ def export_model(name: str, weights: str | Path | None = None, seed: int = 0, op
     inputs, outputs, example, dynamic = model_io(card, module)
     model = export_module(module, example, inputs, outputs, dynamic, opset)
     metadata = {
-        "vfi.model": card.name,
-        "vfi.version": vfi.__version__,
-        "vfi.opset": str(opset),
-        "vfi.pad_multiple": str(card.pad_multiple),
-        "vfi.min_size": str(card.min_size),
-        "vfi.arbitrary_t": str(card.arbitrary_t).lower(),
-        "vfi.checkpoint_sha256": digest or random_weights_identity(seed),
-        "vfi.precision": "fp32",  # vfi.export.precision and .quantize rewrite these two
-        "vfi.io_dtype": "fp32",
+        artifact.MODEL: card.name,
+        artifact.VERSION: vfi.__version__,
+        artifact.OPSET: str(opset),
+        artifact.PAD_MULTIPLE: str(card.pad_multiple),
+        artifact.MIN_SIZE: str(card.min_size),
+        artifact.ARBITRARY_T: str(card.arbitrary_t).lower(),
+        artifact.CHECKPOINT_SHA256: digest or random_weights_identity(seed),
+        artifact.PRECISION: Precision.FP32.value,  # vfi.export.precision and .quantize rewrite these two
+        artifact.IO_DTYPE: "fp32",
     }
     onnx.helper.set_model_props(model, metadata)
     return model

@@ -26,9 +26,10 @@ import onnx
 from onnx import TensorProto
 
 from vfi.errors import VfiError
+from vfi.export import artifact
+from vfi.export.artifact import Precision
 from vfi.export.graph import CONTROL_FLOW_OPS, outer_reads, rename_outer_reads, subgraphs, update_metadata
-from vfi.plugins.onnx_model import custom_nodes
-from vfi.plugins.onnx_model import check_model
+from vfi.plugins.onnx_model import check_model, custom_nodes
 
 # op type -> why its nodes keep float32 I/O.
 FP32_OPS = {
@@ -106,10 +107,10 @@ def to_fp16(model: onnx.ModelProto, io_dtype: str = "fp32") -> onnx.ModelProto:
         for op_type in sorted({n.op_type for n in kept})
     ]
     update_metadata(converted, {
-        "vfi.precision": "fp16",
-        "vfi.io_dtype": io_dtype,
-        "vfi.fp32_regions": json.dumps(regions),
-        "vfi.fp16_converter": f"onnxconverter-common {converter_version} convert_float_to_float16",
+        artifact.PRECISION: Precision.FP16.value,
+        artifact.IO_DTYPE: io_dtype,
+        artifact.FP32_REGIONS: json.dumps(regions),
+        artifact.FP16_CONVERTER: f"onnxconverter-common {converter_version} convert_float_to_float16",
     })
     check_model(converted)
     check_custom_node_types(converted)

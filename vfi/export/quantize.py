@@ -40,10 +40,11 @@ import onnx
 
 from vfi.calib.store import frame_names, load_sample, read_manifest, store_digest
 from vfi.errors import VfiError
+from vfi.export import artifact
+from vfi.export.artifact import ArtifactInfo, Precision
 from vfi.export.graph import control_flow, metadata, update_metadata
-from vfi.plugins.onnx_model import custom_nodes
 from vfi.export.onnx import save_model
-from vfi.plugins.onnx_model import check_model
+from vfi.plugins.onnx_model import check_model, custom_nodes
 
 QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")  # the ops the `ort` quantizer quantizes
 CALIB_METHODS = ("entropy", "percentile", "minmax")
@@ -135,9 +136,9 @@ def to_int8(model: onnx.ModelProto, calib: str | Path, method: str = "entropy", 
     # ModelOpt writes a model without metadata_props; the variant keeps the fp32 file's.
     update_metadata(quantized, {**metadata(model), **metadata(quantized)})
     update_metadata(quantized, {
-        "vfi.precision": "int8",
-        "vfi.io_dtype": "fp32",
-        "vfi.calibration": json.dumps({
+        artifact.PRECISION: Precision.INT8.value,
+        artifact.IO_DTYPE: "fp32",
+        artifact.CALIBRATION: json.dumps({
             "quantizer": quantizer,
             "quantizer_version": version,
             "method": method,
@@ -265,14 +266,6 @@ def restore_float_inputs(model: onnx.ModelProto, quantized_ops: tuple[str, ...] 
     return model
 
 
-def quantizer_of(model_metadata: dict[str, str]) -> str | None:
-    """The quantizer that made an INT8 file, from its metadata (None: not INT8). INT8 files written
-    before the quantizer was recorded were all made by `ort`."""
-    if model_metadata.get("vfi.precision") != "int8":
-        return None
-    return json.loads(model_metadata.get("vfi.calibration", "{}")).get("quantizer", "ort")
-
-
 def _may_read_dequantized(node: onnx.NodeProto, quantized_ops: tuple[str, ...] | None) -> bool:
     if node.domain not in ("", "ai.onnx"):
         return False
@@ -284,7 +277,7 @@ def qdq_violations(model: onnx.ModelProto) -> list[str]:
     every DequantizeLinear feeds only quantized ops (for the `ort` quantizer Conv, MatMul and Gemm;
     for `modelopt` any standard op, as it placed them), no `vfi::` node reads a dequantized tensor,
     and no function body holds Q/DQ."""
-    quantized_ops = None if quantizer_of(metadata(model)) == "modelopt" else QUANTIZED_OPS
+    quantized_ops = None if ArtifactInfo.from_metadata(metadata(model)).quantizer == "modelopt" else QUANTIZED_OPS
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         for name in node.input:

@@ -39,12 +39,11 @@ def open_runner(spec: str, *, weights=None, seed: int = 0, plugins=None, device:
 
     path = Path(spec)
     if path.suffix == ".onnx":
-        from vfi.export.quantize import quantizer_of
+        from vfi.export.artifact import ArtifactInfo
 
-        meta = _onnx_metadata(path)
+        info = ArtifactInfo.from_metadata(_onnx_metadata(path))
         backend = open_backend(OrtConfig(path, device=device, provider=provider, threads=threads))
-        return Runner(spec, "ort", meta.get("vfi.precision", "fp32"), meta.get("vfi.model"), meta.get("vfi.checkpoint_sha256"),
-                      backend, quantizer_of(meta))
+        return Runner(spec, "ort", info.precision.value, info.model, info.checkpoint_sha256, backend, info.quantizer)
     if path.suffix in (".engine", ".plan"):
         from vfi.export.engine_sidecar import read_sidecar
 

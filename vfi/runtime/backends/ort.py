@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vfi.export.artifact import ArtifactInfo
 from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency
 from vfi.runtime.backends.configs import OrtConfig
 
@@ -113,9 +114,9 @@ class OrtBackend(Backend):
         self.input_types = {i.name: _NUMPY_TYPES[i.type] for i in inputs}
         # `vfi export` fixes the batch dimension at 1 (t has shape [1]); such files run per sample.
         self.batched = not isinstance(inputs[0].shape[0], int) or inputs[0].shape[0] != 1
-        metadata = session.get_modelmeta().custom_metadata_map
-        self.model_name = metadata.get("vfi.model", self.model_name)
-        self.min_size = int(metadata.get("vfi.min_size", 1))
+        info = ArtifactInfo.from_metadata(session.get_modelmeta().custom_metadata_map)
+        self.model_name = info.model or self.model_name
+        self.min_size = info.min_size
         self.session = session
         if self.config.streams > 1:
             self.pool = ThreadPoolExecutor(self.config.streams, thread_name_prefix="vfi-ort-stream")
