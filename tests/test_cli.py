@@ -27,7 +27,8 @@ def test_info_lists_every_op_and_its_implementations():
     assert set(info["ops"]) == {op.name for op in OPS}
     for op in OPS:
         entry = info["ops"][op.name]
-        assert entry["onnx"] == f"vfi::{op.spec.onnx_op_type}"
+        assert entry["onnx"] == (op.spec.onnx_op_type if op.standard_onnx else f"vfi::{op.spec.onnx_op_type}")
+        assert (entry["tensorrt_plugin"] is None) == (not op.native)
         assert entry["implementations"]["reference"]["available"] is True
         assert entry["implementations"]["onnx_function"]["available"] is True
     text = run_vfi("info")

@@ -10,12 +10,12 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from vfi import info
-from vfi.plugins import OPS
+from vfi.plugins import NATIVE_OPS, OPS
 from vfi.plugins.native import Toolchain
 
 NO_TOOLCHAIN = Toolchain(nvcc=None, cuda_version=None, cuda_architectures="", trt_include_dir=None,
                          trt_library_dir=None, trt_version=None)
-DECLARED = [{"name": op.spec.plugin_name, "version": op.spec.plugin_version, "namespace": op.spec.plugin_namespace} for op in OPS]
+DECLARED = [{"name": op.spec.plugin_name, "version": op.spec.plugin_version, "namespace": op.spec.plugin_namespace} for op in NATIVE_OPS]
 
 
 class Registry:

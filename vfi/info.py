@@ -20,12 +20,12 @@ def trt_plugin_library(toolchain, build: dict | None) -> dict:
     """The TensorRT plugin library `vfi plugins build` made (its path, or why there is none) and
     its creators: those TensorRT registers when it loads the library where that can be done here,
     else those the op specs declare, with the reason."""
-    from vfi.plugins import OPS, native
+    from vfi.plugins import NATIVE_OPS, native
 
     library, why_not = native.built_library("trt", toolchain, build)
     creators, why_declared = _registered_creators(library) if library else (None, "no library to load")
     if creators is None:
-        creators = [_creator(op.spec.plugin_name, op.spec.plugin_version, op.spec.plugin_namespace) for op in OPS]
+        creators = [_creator(op.spec.plugin_name, op.spec.plugin_version, op.spec.plugin_namespace) for op in NATIVE_OPS]
         source = f"declared by the op specs ({why_declared})"
     else:
         source = why_declared
@@ -83,6 +83,8 @@ def collect() -> dict:
     def op_implementations(op) -> dict:
         native_rows = native.availability(op.name, toolchain, build)
         rows = {**implementations, **{native_names[c]: native_rows[c] for c in native_names}}
+        if op.standard_onnx is not None and ort_version is not None:
+            rows["onnx_function"] = (True, f"ONNX Runtime {ort_version}, the standard {op.spec.onnx_op_type} node")
         return {name: {"available": ok, "detail": detail} for name, (ok, detail) in rows.items()}
 
     return {
@@ -95,8 +97,9 @@ def collect() -> dict:
         "trt_plugin_library": trt_plugin_library(toolchain, build),
         "ops": {
             op.name: {
-                "onnx": f"{op.spec.onnx_domain}::{op.spec.onnx_op_type}",
-                "tensorrt_plugin": f"{op.spec.plugin_namespace}::{op.spec.plugin_name} v{op.spec.plugin_version}",
+                "onnx": op.spec.onnx_op_type if op.standard_onnx else f"{op.spec.onnx_domain}::{op.spec.onnx_op_type}",
+                "tensorrt_plugin": (f"{op.spec.plugin_namespace}::{op.spec.plugin_name} v{op.spec.plugin_version}"
+                                    if op.native else None),
                 "attributes": [a.name for a in op.spec.attrs],
                 "implementations": op_implementations(op),
             }
@@ -126,7 +129,8 @@ def run(args) -> int:
         print(f"    {creator['namespace']}::{creator['name']} v{creator['version']}")
     print()
     for name, op in info["ops"].items():
-        print(f"{name}  ({op['onnx']}, TensorRT plugin {op['tensorrt_plugin']}; attributes: {', '.join(op['attributes']) or 'none'})")
+        plugin = f"TensorRT plugin {op['tensorrt_plugin']}" if op["tensorrt_plugin"] else "no TensorRT plugin of ours"
+        print(f"{name}  ({op['onnx']}, {plugin}; attributes: {', '.join(op['attributes']) or 'none'})")
         for impl, status in op["implementations"].items():
             mark = "yes" if status["available"] else "no "
             print(f"  {mark}  {impl:<14} {status['detail']}")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from vfi.export.model import export_model
 from vfi.plugins.onnx_model import ort_session
 from vfi.models import CheckpointError, build, get_card, load
+from vfi.models.deform_conv import DeformConv2d
 from vfi.models.dsfn_net import DSFNNet, DSFNTwoLevelNet
 
 PARITY_PSNR_DB = 60.0
@@ -186,3 +187,12 @@ def car_turn_clip(data_dir, count: int, height: int, width: int) -> list[torch.T
 def test_onnx_runtime_matches_pytorch_on_a_car_turn_clip(two_level_export, data_dir):
     model, onnx_model = two_level_export
     assert_onnx_runtime_matches(model, onnx_model, car_turn_clip(data_dir, 4, 45, 80))
+
+
+def test_layer_with_zero_offsets_equals_conv2d_layer():
+    torch.manual_seed(0)
+    layer = DeformConv2d(4, 6, 3, padding=1)
+    conv = torch.nn.Conv2d(4, 6, 3, padding=1)
+    conv.load_state_dict(layer.state_dict())  # same keys and shapes as nn.Conv2d
+    x = torch.rand(1, 4, 7, 5)
+    assert torch.allclose(layer(x, torch.zeros(1, 18, 7, 5)), conv(x), atol=1e-6)

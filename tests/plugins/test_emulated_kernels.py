@@ -15,7 +15,7 @@ import pytest
 import torch
 from test_ops import SAMPLE_CASES
 
-from vfi.plugins import OPS, case_files, get_op, native, sample_reference
+from vfi.plugins import NATIVE_OPS, case_files, get_op, native, sample_reference
 from vfi.plugins.spec import scaled_error
 
 # The serial schedule (one thread at a time, highest first, switching at barriers) is what makes
@@ -90,7 +90,7 @@ def _emptied(inputs, dim):
 
 @pytest.mark.parametrize("dim", [pytest.param(0, id="batch0"), pytest.param(1, id="channels0")])
 @pytest.mark.parametrize("component", ["host", "emulated", pytest.param("cuda", marks=pytest.mark.gpu)])
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in NATIVE_OPS])
 def test_zero_size_tensors_give_the_empty_output(op, component, dim):
     case = op.spec.sample_cases()[0]
     inputs = _emptied(case.inputs(), dim)
@@ -147,7 +147,7 @@ def test_every_op_has_an_offset_boundary_case():
     assert set(BOUNDARIES) == {op.name for op in OPS}
 
 
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in NATIVE_OPS])
 def test_the_shape_check_refuses_exactly_the_problems_past_32_bit_offsets(op):
     _require_emulation()
     attrs, input_shapes, output_shape, fits, too_many, message = BOUNDARIES[op.name]

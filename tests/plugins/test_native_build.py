@@ -16,10 +16,10 @@ import pytest
 
 from vfi.plugins.onnx_model import custom_nodes, node_attrs
 from vfi.plugins.onnx_model import op_model
-from vfi.plugins import OPS, native
+from vfi.plugins import NATIVE_OPS, native
 from vfi.plugins.onnx_function import PLUGIN_ATTRS
 
-OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
+OP_PARAMS = [pytest.param(op, id=op.name) for op in NATIVE_OPS]
 CSRC_FILES = ("{op}_kernel.cuh", "{op}_kernel.cu", "{op}_host.cpp", "{op}_plugin.h", "{op}_plugin.cpp")
 # PluginFieldType of each attribute kind, as the ONNX parser passes an attribute of that kind.
 FIELD_TYPES = {str: "kCHAR", float: "kFLOAT32", int: "kINT32"}
@@ -40,7 +40,7 @@ def test_every_op_has_native_sources_and_is_in_the_cmake_op_list(op):
     csrc = native.PLUGINS_DIR / op.name / "csrc"
     assert [f.format(op=op.name) for f in CSRC_FILES if not (csrc / f.format(op=op.name)).is_file()] == []
     assert op.name in _cmake_op_list()
-    assert sorted(_cmake_op_list()) == sorted(o.name for o in OPS)
+    assert sorted(_cmake_op_list()) == sorted(o.name for o in NATIVE_OPS)
 
 
 @pytest.mark.parametrize("op", OP_PARAMS)
@@ -70,7 +70,7 @@ def test_cuda_kernels_compile():
     info = native.build(["cuda"], toolchain)
     assert info["status"]["cuda"] == "built", info["status"]["cuda"]
     library = ctypes.CDLL(info["libraries"]["cuda"])  # loads without a GPU: the runtime is static
-    for op in OPS:
+    for op in NATIVE_OPS:
         for dtype in ("f32", "f16"):
             assert hasattr(library, f"vfi_{op.name}_cuda_{dtype}")
 

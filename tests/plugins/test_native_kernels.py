@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_ops import SAMPLE_CASES, WORKED_EXAMPLES, scaled_error
 
-from vfi.plugins import OPS, native, sample_reference
+from vfi.plugins import NATIVE_OPS, native, sample_reference
 
 COMPONENTS = [
     pytest.param("host", id="host"),
@@ -67,7 +67,7 @@ def _first_case(op):
     return case.inputs(torch.float32), case.attrs
 
 
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in NATIVE_OPS])
 def test_host_harness_rejects_inconsistent_sizes_with_a_message(op):
     """The C ABI checks the shapes it is given; here the output has one row too many."""
     inputs, attrs = _first_case(op)
@@ -78,7 +78,7 @@ def test_host_harness_rejects_inconsistent_sizes_with_a_message(op):
 
 @pytest.mark.parametrize(
     "op,attr",
-    [pytest.param(op, a, id=f"{op.name}-{a.name}") for op in OPS for a in op.spec.attrs if a.choices and a.kind is str],
+    [pytest.param(op, a, id=f"{op.name}-{a.name}") for op in NATIVE_OPS for a in op.spec.attrs if a.choices and a.kind is str],
 )
 def test_host_harness_rejects_a_value_outside_the_choices(op, attr):
     inputs, attrs = _first_case(op)
@@ -88,7 +88,7 @@ def test_host_harness_rejects_a_value_outside_the_choices(op, attr):
 
 
 def test_run_refuses_other_dtypes():
-    op = OPS[0]
+    op = NATIVE_OPS[0]
     inputs, attrs = _first_case(op)
     with pytest.raises(native.NativeError, match="float32 or float16"):
         native.run(op, tuple(None if t is None else t.double() for t in inputs), attrs)

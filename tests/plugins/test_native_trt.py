@@ -15,7 +15,7 @@ import pytest
 import torch
 from test_ops import SAMPLE_CASES, scaled_error
 
-from vfi.plugins import OPS, native, one_node_engines
+from vfi.plugins import NATIVE_OPS, native, one_node_engines
 
 pytestmark = [pytest.mark.gpu, pytest.mark.trt]
 LOAD_TIMEOUT_S = 120  # loading takes seconds; a subprocess still loading after this is taken as hung
@@ -57,7 +57,7 @@ def test_fp16_engine_error_is_bounded_by_fp32_error(op, case):
     assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS])
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in NATIVE_OPS])
 def test_loaded_creator_declares_the_spec_attributes(op):
     import tensorrt as trt
 
@@ -75,7 +75,7 @@ def test_plain_dlopen_then_load_library_both_register_the_creators():
 import ctypes, tensorrt as trt
 ctypes.CDLL({_plugin_library()!r})
 registry = trt.get_plugin_registry()
-names = {[(o.spec.plugin_name, o.spec.plugin_version, o.spec.plugin_namespace) for o in OPS]!r}
+names = {[(o.spec.plugin_name, o.spec.plugin_version, o.spec.plugin_namespace) for o in NATIVE_OPS]!r}
 assert all(registry.get_creator(*n) is not None for n in names), "not registered by dlopen"
 assert registry.load_library({_plugin_library()!r}) is not None, "load_library failed after dlopen"
 assert all(registry.get_creator(*n) is not None for n in names), "not registered after load_library"

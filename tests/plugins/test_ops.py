@@ -30,6 +30,7 @@ SAMPLE_CASES = _params(lambda spec: spec.sample_cases())
 WORKED_EXAMPLES = _params(lambda spec: spec.worked_examples())
 INVALID_CASES = _params(lambda spec: spec.invalid_cases())
 OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
+CUSTOM_NODE_OPS = [op for op in OPS if op.standard_onnx is None]  # the rest export as a standard node
 
 
 @pytest.mark.parametrize("op,example", WORKED_EXAMPLES)
@@ -156,7 +157,10 @@ def test_identity_is_consistent_across_layers(op):
     assert spec.plugin_name == spec.onnx_op_type
 
 
-@pytest.mark.parametrize("op,case", _params(lambda spec: spec.sample_cases()[:1] + [spec.gradcheck_case()]))
+@pytest.mark.parametrize("op,case", [
+    pytest.param(op, case, id=f"{op.name}-{case.name}")
+    for op in CUSTOM_NODE_OPS for case in op.spec.sample_cases()[:1] + [op.spec.gradcheck_case()]
+])
 def test_onnx_node_carries_spec_attributes_and_a_function_body(op, case):
     inputs = case.inputs()
     model = op_model(op, case.attrs, tuple(t is not None for t in inputs))
@@ -175,8 +179,39 @@ def test_onnx_node_carries_spec_attributes_and_a_function_body(op, case):
     assert not any(n.domain == NAMESPACE for n in function.node), "a body must use standard ops only"
 
 
-@pytest.mark.parametrize("op", OP_PARAMS)
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in CUSTOM_NODE_OPS])
 def test_every_function_body_overload_is_distinct(op):
     keys = [(f.domain, f.name, f.overload) for f in op.onnx_functions()]
     assert len(keys) == len(set(keys))
     assert {f.name for f in op.onnx_functions()} == {op.spec.onnx_op_type}
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in OPS if op.standard_onnx is not None])
+def test_a_standard_node_op_exports_as_that_node_and_nothing_of_ours(op):
+    """The exporter writes the standard node (no vfi:: node, no function body), and its
+    one-node model is the same node; both run against the reference in the tests above."""
+    from vfi.export.onnx import export_module
+
+    case = op.spec.sample_cases()[0]
+    inputs = case.inputs()
+
+    class One(torch.nn.Module):
+        def forward(self, *tensors):
+            return op.function(*tensors, **case.attrs)
+
+    given = [t for t in inputs if t is not None]
+    names = [s.name for s, t in zip(op.spec.inputs, inputs) if t is not None]
+    exported = export_module(One().eval(), tuple(given), names, ["output"], None)
+    assert [n.op_type for n in exported.graph.node if n.domain in ("", "ai.onnx")].count(op.spec.onnx_op_type) == 1
+    assert not list(custom_nodes(exported.graph)) and not exported.functions
+    (node,) = op_model(op, case.attrs, tuple(t is not None for t in inputs)).graph.node
+    assert (node.domain, node.op_type) == ("", op.spec.onnx_op_type)
+    assert not op.native  # no kernel or plugin of ours: the op table says so
+
+
+def test_every_model_card_names_registered_ops():
+    from vfi.models import MODELS
+
+    names = {op.name for op in OPS}
+    assert {name: card.ops for name, card in MODELS.items() if not set(card.ops) <= names} == {}
+    assert MODELS["dsfn_net"].ops == ("deform_conv",)

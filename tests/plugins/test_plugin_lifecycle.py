@@ -19,7 +19,7 @@ import torch
 from test_native_build import _trt_include_dirs
 from test_ops import SAMPLE_CASES
 
-from vfi.plugins import OPS, get_op, native, sample_reference
+from vfi.plugins import NATIVE_OPS, get_op, native, sample_reference
 from vfi.plugins.spec import scaled_error
 
 # Larger cases only take longer here (the emulation runs one OS thread per CUDA thread): the
@@ -27,7 +27,7 @@ from vfi.plugins.spec import scaled_error
 PIXEL_LIMIT = 20_000
 
 INCLUDE_DIRS = _trt_include_dirs()
-OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
+OP_PARAMS = [pytest.param(op, id=op.name) for op in NATIVE_OPS]
 
 
 def _small(case_params):
@@ -132,7 +132,7 @@ def _broken_step_messages(op) -> dict:
 
 BROKEN_STEPS = [
     pytest.param(op, mode, id=f"{op.name}-{mode}")
-    for op in OPS
+    for op in NATIVE_OPS
     for mode in native.LIFECYCLE_INVALID_MODES
     if mode in _broken_step_messages(op)
 ]

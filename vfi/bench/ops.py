@@ -135,7 +135,7 @@ def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
     kernel time, next to the device's peak and its measured copy bandwidth."""
     import torch
 
-    from vfi.plugins import OPS, native
+    from vfi.plugins import NATIVE_OPS, native
     from vfi.bench.upstream import upstream_kernels
 
     upstream, upstream_missing = upstream_kernels()
@@ -144,7 +144,7 @@ def bench_ops_cuda(op_names, sizes, repeats: int) -> dict:
     peak = _peak_bandwidth(device)
     copy = _copy_bandwidth(repeats)
     rows = []
-    for op in OPS:
+    for op in NATIVE_OPS:
         if op_names and op.name not in op_names:
             continue
         for height, width in sizes:

@@ -19,7 +19,6 @@ import torch
 
 from vfi.export.graph import strip_exporter_metadata
 from vfi.fileio import replaced_on_success
-from vfi.models.deform_conv import deform_conv_op, onnx_translation as deform_conv_translation
 from vfi.plugins import OPS
 from vfi.plugins.onnx_function import OPSET, SUPPORTED_OPSETS
 from vfi.plugins.onnx_model import attach_functions, check_model
@@ -27,10 +26,10 @@ from vfi.plugins.onnx_node import translation
 
 
 def translation_table() -> dict:
-    table = {op.torch_op._opoverload: translation(op.spec) for op in OPS}
-    # DSFN's deformable convolution exports as the standard ONNX DeformConv, not a vfi:: node.
-    table[deform_conv_op._opoverload] = deform_conv_translation
-    return table
+    return {
+        op.torch_op._opoverload: op.standard_onnx.translation if op.standard_onnx else translation(op.spec)
+        for op in OPS
+    }
 
 
 def export_module(

@@ -16,7 +16,7 @@ class ModelCard:
     name: str
     summary: str
     build: Callable[[], torch.nn.Module]  # the architecture with freshly initialised weights
-    ops: tuple[str, ...]  # custom ops the graph uses (vfi.plugins names, or "deform_conv")
+    ops: tuple[str, ...]  # the custom ops the graph uses: names in vfi.plugins.OPS
     pad_multiple: int  # the model pads H and W up to a multiple of this internally
     arbitrary_t: bool  # forward(frame0, frame1, t) for any t in (0, 1); else the midpoint only
     min_size: int = 32  # smallest H and W it accepts (reflect padding, pyramids)

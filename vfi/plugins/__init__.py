@@ -1,4 +1,6 @@
-"""The custom ops. OPS is the registry every layer and every parity test iterates over."""
+"""The custom ops. OPS is the registry every layer and every parity test iterates over; a new op
+is its folder (spec, reference, torch op, ONNX representation, README, and csrc/ where it has
+CUDA C++) plus its line in OPS. NATIVE_OPS are those with csrc/: kernels and a TensorRT plugin."""
 
 import functools
 
@@ -7,12 +9,15 @@ import torch
 from vfi.plugins import softsplat
 from vfi.plugins import sepconv
 from vfi.plugins import adacof
+from vfi.plugins import deform_conv
 
 OPS = (
     softsplat.OP,
     sepconv.OP,
     adacof.OP,
+    deform_conv.OP,
 )
+NATIVE_OPS = tuple(op for op in OPS if op.native)
 
 
 def get_op(name: str):

@@ -69,8 +69,9 @@ def check_model(model: onnx.ModelProto) -> None:
 
 
 def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32) -> onnx.ModelProto:
-    """A model holding one `vfi::<OpType>` node with dynamic shapes; `present[i]` says whether
-    the op's i-th input is given (optional inputs may be absent)."""
+    """A model holding the op's one node (`vfi::<OpType>` with its function body, or its standard
+    node) with dynamic shapes; `present[i]` says whether the op's i-th input is given (optional
+    inputs may be absent)."""
     elem = _ONNX_TYPES[dtype]
     inputs = [
         helper.make_tensor_value_info(t.name, elem, [None] * len(t.shape.split(",")))
@@ -78,15 +79,18 @@ def op_model(op: Op, attrs: dict, present: tuple[bool, ...], dtype=torch.float32
         if given
     ]
     node_inputs = [t.name if given else "" for t, given in zip(op.spec.inputs, present)]
-    while node_inputs and not node_inputs[-1]:
-        node_inputs.pop()
-    node = helper.make_node(
-        op.spec.onnx_op_type,
-        node_inputs,
-        [op.spec.output.name],
-        domain=NAMESPACE,
-        **node_attributes(op.spec, attrs),
-    )
+    if op.standard_onnx is not None:
+        node = op.standard_onnx.node(node_inputs, op.spec.output.name, attrs)
+    else:
+        while node_inputs and not node_inputs[-1]:
+            node_inputs.pop()
+        node = helper.make_node(
+            op.spec.onnx_op_type,
+            node_inputs,
+            [op.spec.output.name],
+            domain=NAMESPACE,
+            **node_attributes(op.spec, attrs),
+        )
     output = helper.make_tensor_value_info(op.spec.output.name, elem, [None] * len(op.spec.output.shape.split(",")))
     graph = helper.make_graph([node], f"vfi_{op.spec.name}", inputs, [output])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
@@ -104,7 +108,8 @@ def ort_session(model: onnx.ModelProto):
 
 
 def run_op_in_ort(op: Op, inputs: tuple, attrs: dict) -> np.ndarray:
-    """Run the op's ONNX function body in ONNX Runtime (CPU) on torch `inputs`."""
+    """Run the op's ONNX representation (function body or standard node) in ONNX Runtime (CPU) on
+    torch `inputs`."""
     dtype = next(t.dtype for t in inputs if t is not None)
     model = op_model(op, attrs, tuple(t is not None for t in inputs), dtype)
     feeds = {spec.name: t.numpy() for spec, t in zip(op.spec.inputs, inputs) if t is not None}

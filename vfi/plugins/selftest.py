@@ -24,7 +24,7 @@ from typing import Callable
 
 import torch
 
-from vfi.plugins import OPS, native, sample_reference
+from vfi.plugins import NATIVE_OPS, native, sample_reference
 from vfi.plugins.spec import scaled_error
 
 DTYPES = (torch.float32, torch.float16)
@@ -198,7 +198,7 @@ def run(args) -> int:
     ]
     rows = []
     for layer in selected:
-        for op in OPS:
+        for op in NATIVE_OPS:
             if args.op and op.name not in args.op:
                 continue
             for dtype in DTYPES:

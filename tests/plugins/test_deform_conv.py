@@ -1,5 +1,7 @@
-"""Deformable convolution v1: the vectorised reference against a per-pixel definition, its
-autograd, the torch custom op's registration, and the standard ONNX DeformConv in ONNX Runtime."""
+"""deform_conv beyond the registry-generated tests (tests/plugins/test_ops.py: worked examples,
+sample cases in PyTorch and ONNX Runtime, fp16, gradcheck, opcheck, invalid arguments): the
+vectorised reference against an independent per-pixel definition, whole-pixel and zero offsets
+against conv2d, gradcheck without a bias, and an exported module with dynamic size in ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 
 from vfi.export.onnx import export_module
 from vfi.plugins.onnx_model import ort_session
-from vfi.models.deform_conv import DeformConv2d, deform_conv2d, deform_conv2d_reference, deform_conv_op
+from vfi.plugins.deform_conv import OP, deform_conv2d, deform_conv2d_reference
 
 
 def direct_deform_conv(input, offset, weight, bias, stride, padding, dilation):
@@ -96,76 +98,11 @@ def test_zero_offsets_are_an_ordinary_convolution(stride, padding, dilation):
     assert torch.allclose(deform_conv2d(input, offset, weight, bias, stride, padding, dilation), expected, atol=1e-5)
 
 
-def test_layer_with_zero_offsets_equals_conv2d_layer():
-    torch.manual_seed(0)
-    layer = DeformConv2d(4, 6, 3, padding=1)
-    conv = torch.nn.Conv2d(4, 6, 3, padding=1)
-    conv.load_state_dict(layer.state_dict())  # same keys and shapes as nn.Conv2d
-    x = torch.rand(1, 4, 7, 5)
-    assert torch.allclose(layer(x, torch.zeros(1, 18, 7, 5)), conv(x), atol=1e-6)
-
-
-def test_half_input_is_computed_in_float32_and_returned_as_half():
-    args = CASES["fractional"]
-    half = [a.half() if isinstance(a, torch.Tensor) else a for a in args]
-    actual = deform_conv2d(*half)
-    assert actual.dtype == torch.float16
-    assert (actual.float() - deform_conv2d_reference(*[a.float() if isinstance(a, torch.Tensor) else a for a in half])).abs().max() <= 2e-3
-
-
-def _fractional_offsets(g, shape):
-    """Offsets whose sampling positions stay >= 0.1 px away from integers, so that finite
-    differences never step across a floor() discontinuity of the bilinear weights' derivative."""
-    whole = torch.randint(-2, 3, shape, generator=g).double()
-    return whole + 0.1 + 0.8 * torch.rand(shape, generator=g, dtype=torch.float64)
-
-
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_gradcheck_float64(with_bias):
-    g = torch.Generator().manual_seed(6)
-    input = torch.rand(1, 2, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
-    offset = _fractional_offsets(g, (1, 18, 3, 2)).requires_grad_()
-    weight = torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True) if with_bias else None
-
-    def run(input, offset, weight, *bias):
-        return deform_conv2d(input, offset, weight, bias[0] if bias else None, stride=(2, 1), padding=(1, 0))
-
-    assert torch.autograd.gradcheck(run, (input, offset, weight) + ((bias,) if with_bias else ()))
-
-
-@pytest.mark.parametrize("with_bias", [True, False])
-def test_opcheck(with_bias):
-    input, offset, weight, bias, stride, padding, dilation = CASES["fractional"]
-    args = (
-        input.clone().requires_grad_(),
-        offset.clone().requires_grad_(),
-        weight.clone().requires_grad_(),
-        bias.clone().requires_grad_() if with_bias else None,
-        stride,
-        padding,
-        dilation,
-    )
-    torch.library.opcheck(deform_conv_op, args)
-
-
-@pytest.mark.parametrize(
-    "change,message",
-    [
-        ({"offset": torch.zeros(1, 16, 6, 7)}, "offset must have shape"),
-        ({"offset": torch.zeros(1, 18, 5, 7)}, "offset must have shape"),
-        ({"weight": torch.zeros(3, 1, 3, 3)}, "weight must have shape"),
-        ({"bias": torch.zeros(2)}, "bias must have shape"),
-        ({"stride": 0}, "stride must be"),
-        ({"padding": (1, 1, 1)}, "padding must be"),
-        ({"input": torch.zeros(1, 2, 6, 7, dtype=torch.float64)}, "one dtype"),
-    ],
-)
-def test_invalid_arguments_are_rejected(change, message):
-    input, offset, weight, bias, *_ = CASES["fractional"]
-    args = {"input": input, "offset": offset, "weight": weight, "bias": bias, "padding": 1, **change}
-    with pytest.raises(ValueError, match=message):
-        deform_conv2d(**args)
+def test_gradcheck_without_a_bias():
+    """The registry's gradcheck case, whose bias is dropped: the path without one."""
+    case = OP.spec.gradcheck_case()
+    input, offset, weight = (t.requires_grad_() for t in case.inputs(torch.float64)[:3])
+    assert torch.autograd.gradcheck(lambda *args: deform_conv2d(*args, None, **case.attrs), (input, offset, weight))
 
 
 class SingleDeformConv(torch.nn.Module):
