@@ -49,3 +49,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def toy_registered(monkeypatch):
+    """The toy models, registered for one test (modules opt in with `pytestmark`)."""
+    import toy_models
+    from vfi.models import MODELS
+
+    for card in toy_models.CARDS:
+        monkeypatch.setitem(MODELS, card.name, card)

@@ -147,3 +147,15 @@ def test_the_checks_see_what_they_look_for():
     graph = {"vfi.frames.images": {"vfi.runtime.video"}, "vfi.runtime.video": {"vfi.frames.images"}}
     assert upward_imports(graph) == ["vfi.frames.images (layer vfi.frames) imports vfi.runtime.video (layer vfi.runtime)"]
     assert cycles(graph) == [["vfi.frames.images", "vfi.runtime.video"]]
+
+
+def test_tests_mirror_the_packages():
+    """Each test folder is named after the vfi package its tests cover; `upstream` is the tier
+    that compares the models with the official repositories."""
+    tests = Path(__file__).parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    assert folders - {"upstream"} <= packages, sorted(folders - packages - {"upstream"})
+    # pytest imports test files by base name (no __init__.py): two of one name would collide.
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -1,20 +1,9 @@
+"""The fuzz corpus's totals in the terminal summary (tests/runtime/test_fuzz.py)."""
+
 from __future__ import annotations
 
 import sys
 from collections import Counter
-
-import pytest
-
-import toy_models
-
-
-@pytest.fixture
-def toy_registered(monkeypatch):
-    """The toy models, registered for one test (modules opt in with `pytestmark`)."""
-    from vfi.models import MODELS
-
-    for card in toy_models.CARDS:
-        monkeypatch.setitem(MODELS, card.name, card)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -121,8 +121,8 @@ def test_two_runs_exporting_at_once_both_get_a_complete_file(tmp_path):
         "from vfi.export.cache import cached_export\n"
         "print(cached_export('toy_mid')[0])\n"
     )
-    here = str(Path(__file__).parent)
-    environment = {"VFI_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": f"{here}:{Path(__file__).parents[2]}",
+    helpers = str(Path(__file__).parents[1])  # toy_models
+    environment = {"VFI_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": f"{helpers}:{Path(__file__).parents[2]}",
                    "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=environment) for _ in range(2)]
     paths = {run.communicate(timeout=300)[0].decode().strip() for run in runs}

@@ -227,7 +227,7 @@ def _interrupt(tmp_path: Path, *extra: str, signals: int = 1, signum: int = sign
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "VFI_TOY_DELAY_S": "1.0", "VFI_TOY_CALLS": str(calls),
                    "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("toy_models.py")), "interpolate", str(source),
+        [sys.executable, str(Path(__file__).parents[1] / "toy_models.py"), "interpolate", str(source),
          str(tmp_path / "out.mp4"), "--model", "toy_blend", "--backend", "torch",  # the delay is in PyTorch code
          "--batch-size", "1", "--codec", "ffv1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,

@@ -62,7 +62,7 @@ def register() -> None:
 
 def run_vfi(*args: str, input: bytes | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """`vfi ARGS…` in a subprocess, with the toy models registered."""
-    repo = str(Path(__file__).resolve().parents[2])  # vfi importable without an install
+    repo = str(Path(__file__).resolve().parents[1])  # vfi importable without an install
     path = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **(env or {})}
     return subprocess.run(
