@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 import torch
-from test_ops import SAMPLE_CASES
+from test_ops import NATIVE_SAMPLE_CASES
 
 from vfi.plugins import NATIVE_OPS, case_files, get_op, native, sample_reference
 from vfi.plugins.spec import scaled_error
@@ -51,8 +51,8 @@ def _schedules(case_params, include_large: bool = True):
     return params
 
 
-CASES_AND_SCHEDULES = _schedules(SAMPLE_CASES)
-FP16_CASES_AND_SCHEDULES = _schedules(SAMPLE_CASES, include_large=ALL_DTYPES_FOR_LARGE)
+CASES_AND_SCHEDULES = _schedules(NATIVE_SAMPLE_CASES)
+FP16_CASES_AND_SCHEDULES = _schedules(NATIVE_SAMPLE_CASES, include_large=ALL_DTYPES_FOR_LARGE)
 
 
 def _emulated(op, inputs, attrs, schedule):
@@ -144,7 +144,7 @@ BOUNDARIES = {
 
 
 def test_every_op_has_an_offset_boundary_case():
-    assert set(BOUNDARIES) == {op.name for op in OPS}
+    assert set(BOUNDARIES) == {op.name for op in NATIVE_OPS}
 
 
 @pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in NATIVE_OPS])

@@ -1,6 +1,6 @@
 """The kernel arithmetic against the reference, generated from the registry: the CPU harness
 (the __host__ __device__ functions compiled with the host compiler) on every machine, the CUDA
-kernels where a GPU exists. A new op in vfi.plugins.OPS with native code is tested here without
+kernels where a GPU exists. A new op with native code (vfi.plugins.NATIVE_OPS) is tested here without
 new test code.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_ops import SAMPLE_CASES, WORKED_EXAMPLES, scaled_error
+from test_ops import NATIVE_SAMPLE_CASES, NATIVE_WORKED_EXAMPLES, scaled_error
 
 from vfi.plugins import NATIVE_OPS, native, sample_reference
 
@@ -31,7 +31,7 @@ def _run(op, inputs, attrs, component):
     return native.run(op, moved, attrs, component).cpu()
 
 
-@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("op,case", NATIVE_SAMPLE_CASES)
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_fp32_kernel_matchessample_reference(component, op, case):
     expected = sample_reference(op.name, case.name, torch.float32, torch.float32)
@@ -40,7 +40,7 @@ def test_fp32_kernel_matchessample_reference(component, op, case):
     assert scaled_error(actual, expected) <= op.spec.tolerance.fp32
 
 
-@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("op,case", NATIVE_SAMPLE_CASES)
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_fp16_kernel_error_is_bounded_by_fp32_error(component, op, case):
     """OPS.md: the fp16 kernel's error vs an fp64 reference is at most a small multiple of the fp32
@@ -54,7 +54,7 @@ def test_fp16_kernel_error_is_bounded_by_fp32_error(component, op, case):
     assert scaled_error(actual16, exact) <= tol.fp16_bound(error32)
 
 
-@pytest.mark.parametrize("op,example", WORKED_EXAMPLES)
+@pytest.mark.parametrize("op,example", NATIVE_WORKED_EXAMPLES)
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_kernel_reproduces_worked_example(component, op, example):
     actual = _run(op, example.inputs, example.attrs, component)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import torch
-from test_ops import SAMPLE_CASES, scaled_error
+from test_ops import NATIVE_SAMPLE_CASES, scaled_error
 
 from vfi.plugins import NATIVE_OPS, native, one_node_engines
 
@@ -35,7 +35,7 @@ def _run_engine(op, case, inputs, dtype):
     return one_node_engines.run(op, case, inputs, dtype)
 
 
-@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("op,case", NATIVE_SAMPLE_CASES)
 def test_fp32_engine_matches_reference(op, case):
     inputs = case.inputs(torch.float32)
     expected = op.reference(*inputs, **case.attrs)
@@ -44,7 +44,7 @@ def test_fp32_engine_matches_reference(op, case):
     assert scaled_error(actual, expected) <= op.spec.tolerance.fp32
 
 
-@pytest.mark.parametrize("op,case", SAMPLE_CASES)
+@pytest.mark.parametrize("op,case", NATIVE_SAMPLE_CASES)
 def test_fp16_engine_error_is_bounded_by_fp32_error(op, case):
     """OPS.md: the fp16 engine's error vs an fp64 reference is bounded by the fp32 engine's on the
     same fp16-representable inputs."""

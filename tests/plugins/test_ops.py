@@ -10,7 +10,7 @@ import torch
 
 from vfi.plugins.onnx_model import custom_nodes, node_attrs
 from vfi.plugins.onnx_model import op_model, run_op_in_ort
-from vfi.plugins import OPS
+from vfi.plugins import NATIVE_OPS, OPS
 from vfi.plugins.onnx_function import PLUGIN_ATTRS
 from vfi.plugins.spec import NAMESPACE, scaled_error
 
@@ -20,14 +20,17 @@ IMPLEMENTATIONS = {
 }
 
 
-def _params(items_of):
+def _params(items_of, ops=OPS):
     return [
-        pytest.param(op, item, id=f"{op.name}-{item.name}") for op in OPS for item in items_of(op.spec)
+        pytest.param(op, item, id=f"{op.name}-{item.name}") for op in ops for item in items_of(op.spec)
     ]
 
 
 SAMPLE_CASES = _params(lambda spec: spec.sample_cases())
 WORKED_EXAMPLES = _params(lambda spec: spec.worked_examples())
+# For the native tiers (tests/plugins/test_native_*.py, emulated kernels, plugin lifecycle).
+NATIVE_SAMPLE_CASES = _params(lambda spec: spec.sample_cases(), NATIVE_OPS)
+NATIVE_WORKED_EXAMPLES = _params(lambda spec: spec.worked_examples(), NATIVE_OPS)
 INVALID_CASES = _params(lambda spec: spec.invalid_cases())
 OP_PARAMS = [pytest.param(op, id=op.name) for op in OPS]
 CUSTOM_NODE_OPS = [op for op in OPS if op.standard_onnx is None]  # the rest export as a standard node

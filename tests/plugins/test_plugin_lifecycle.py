@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import torch
 from test_native_build import _trt_include_dirs
-from test_ops import SAMPLE_CASES
+from test_ops import NATIVE_SAMPLE_CASES
 
 from vfi.plugins import NATIVE_OPS, get_op, native, sample_reference
 from vfi.plugins.spec import scaled_error
@@ -40,7 +40,7 @@ def _small(case_params):
     return small
 
 
-SMALL_CASES = _small(SAMPLE_CASES)
+SMALL_CASES = _small(NATIVE_SAMPLE_CASES)
 
 
 @functools.lru_cache(maxsize=None)
