@@ -60,4 +60,3 @@ class ArtifactInfo:
             min_size=int(values.get(MIN_SIZE, 1)),
             quantizer=quantizer,
         )
-

@@ -415,11 +415,13 @@ COMPONENT_NAMES = {
 
 def availability(op_name: str, toolchain: Toolchain | None = None, info: dict | None = None) -> dict:
     """For `vfi info`: component -> (available, where or why not), without building anything."""
+    from vfi.plugins import get_op
+
     toolchain = toolchain or find_toolchain()
     info = info if info is not None else build_info(toolchain)
     result = {}
     for component in ("host", "cuda", "trt"):
-        if not (PLUGINS_DIR / op_name / "csrc").is_dir() or (info and op_name not in info["ops"]):
+        if not get_op(op_name).native or (info and op_name not in info["ops"]):
             result[component] = (False, "no native implementation of this op")
         else:
             library, why_not = built_library(component, toolchain, info)

@@ -44,7 +44,7 @@ def add_arguments(parser) -> None:
     backend.add_argument("--dtype", "--precision", dest="dtype", choices=TORCH_DTYPES, default="fp32",
                          help="the torch backend's compute dtype (--precision: its former name; an ONNX file's or "
                          "engine's precision is set by `vfi export --precision`)")
-    backend.add_argument("--provider", choices=ORT_PROVIDERS, help="ONNX Runtime execution provider")
+    backend.add_argument("--provider", choices=list(ORT_PROVIDERS), help="ONNX Runtime execution provider")
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
     backend.add_argument("--threads", type=int,
                          help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own)")

@@ -7,15 +7,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+from vfi.plugins.deform_conv.reference import output_size
 from vfi.plugins.spec import AttrSpec, InvalidCase, OpSpec, SampleCase, TensorSpec, Tolerance, WorkedExample
 
 INPUT_LAYOUT = "N,C,H,W"
 OFFSET_LAYOUT = "N,2*kH*kW,oH,oW"
 WEIGHT_LAYOUT = "O,C,kH,kW"
-
-
-def _out(size, kernel, stride, padding, dilation) -> int:
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _attrs(stride=(1, 1), padding=(1, 1), dilation=(1, 1)) -> dict:
@@ -35,7 +32,7 @@ def _fractional_offsets(g, shape, scale):
 
 def _case(name, n, c, o, size, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), offset_scale=1.0,
           bias=True, offsets=_uniform_offsets, opcheck=True):
-    out_h, out_w = (_out(*axis) for axis in zip(size, kernel, stride, padding, dilation))
+    out_h, out_w = (output_size(*axis) for axis in zip(size, kernel, stride, padding, dilation))
 
     def make(g):
         input = torch.rand(n, c, *size, generator=g)

@@ -17,7 +17,12 @@ DEVICES = ("cpu", "cuda")
 # The torch backend's compute dtypes (`vfi interpolate --dtype`); an ONNX file or an engine carries
 # the precision it was exported or built with.
 TORCH_DTYPES = ("fp32", "fp16")
-ORT_PROVIDERS = ("cpu", "cuda", "tensorrt")
+# `--provider` names and the ONNX Runtime execution providers they select.
+ORT_PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
 
 
 def _optional_file(path: str | Path | None, what: str) -> Path | None:

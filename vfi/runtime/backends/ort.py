@@ -15,13 +15,8 @@ import numpy as np
 
 from vfi.export.artifact import ArtifactInfo
 from vfi.runtime.backends.base import Backend, BackendError, check_io, import_dependency
-from vfi.runtime.backends.configs import OrtConfig
+from vfi.runtime.backends.configs import ORT_PROVIDERS, OrtConfig
 
-PROVIDERS = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-}
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 _GPU_INSTALL = "pip uninstall onnxruntime && pip install onnxruntime-gpu (CUDA 12)"
 
@@ -67,21 +62,21 @@ class OrtBackend(Backend):
 
     def __init__(self, config: OrtConfig):
         self.config = config
-        self.onnx, self.provider, self.plugins = config.onnx, config.provider, config.plugins
-        self.model_name = self.onnx.stem
+        self.model_name = config.onnx.stem
         self.session = self.pool = None
 
     def _providers(self, ort) -> list:
         available = ort.get_available_providers()
-        wanted = PROVIDERS[self.provider]
+        provider, plugins = self.config.provider, self.config.plugins
+        wanted = ORT_PROVIDERS[provider]
         if wanted not in available:
             raise BackendError(
                 f"ONNX Runtime {ort.__version__} here has no {wanted} (available: {', '.join(available)}); {_GPU_INSTALL}"
             )
-        if self.provider == "cpu":
+        if provider == "cpu":
             return ["CPUExecutionProvider"]
-        chain = [] if self.provider == "cuda" else [
-            (wanted, {"trt_extra_plugin_lib_paths": str(self.plugins)} if self.plugins else {})
+        chain = [] if provider == "cuda" else [
+            (wanted, {"trt_extra_plugin_lib_paths": str(plugins)} if plugins else {})
         ]
         return chain + ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -96,16 +91,17 @@ class OrtBackend(Backend):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.config.threads:
             options.intra_op_num_threads = self.config.threads
-        source = str(self.onnx)
-        check_external_data(self.onnx)
+        source = str(self.config.onnx)
+        check_external_data(self.config.onnx)
         try:
             session = ort.InferenceSession(source, options, providers=self._providers(ort))
         except BackendError:
             raise
         except Exception as exc:  # ORT raises its own Fail / InvalidProtobuf / InvalidGraph classes
             raise BackendError(f"{source}: ONNX Runtime cannot load it ({str(exc).strip().splitlines()[0]})") from exc
-        if PROVIDERS[self.provider] not in session.get_providers():
-            raise BackendError(f"{source}: ONNX Runtime fell back from {PROVIDERS[self.provider]} to {session.get_providers()}")
+        wanted = ORT_PROVIDERS[self.config.provider]
+        if wanted not in session.get_providers():
+            raise BackendError(f"{source}: ONNX Runtime fell back from {wanted} to {session.get_providers()}")
         inputs = session.get_inputs()
         self.arbitrary_t = check_io(source, [i.name for i in inputs], [o.name for o in session.get_outputs()])
         unsupported = [f"{i.name}: {i.type}" for i in inputs if i.type not in _NUMPY_TYPES]

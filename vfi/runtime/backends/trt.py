@@ -111,7 +111,7 @@ class _Slot:
             outputs[index] = result[0]
             self.in_flight = None
 
-    def _close(self) -> None:
+    def close(self) -> None:
         self.cuda(self.cuda.rt.cudaStreamSynchronize(self.stream))
         for buffer in self.buffers.values():
             buffer.free()
