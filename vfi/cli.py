@@ -20,6 +20,7 @@ COMMANDS = (
     ("eval", "vfi.bench.eval", "interpolation quality (PSNR, SSIM) against ground truth on triplet folders"),
     ("demo", "vfi.demo", "generate a short synthetic clip and interpolate it with the default model"),
     ("interpolate", "vfi.runtime.cli", "interpolate a video (or y4m pipe) to a higher frame rate, or two images"),
+    ("batch", "vfi.runtime.batch", "interpolate every video in a folder into another folder"),
     ("calib", "vfi.calib.cli", "calibration frames for INT8 quantization"),
     ("parity", "vfi.parity.cli", "compare two runners (PyTorch, ONNX Runtime, TensorRT) on real frames"),
     ("build", "vfi.export.engine", "build a TensorRT engine (strongly typed) from an exported ONNX file"),

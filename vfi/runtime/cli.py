@@ -3,6 +3,7 @@
     vfi interpolate INPUT OUTPUT [--factor N | --fps R] [--model NAME | --onnx FILE | --engine FILE]
     vfi interpolate - - --factor 2                      # y4m on stdin to y4m on stdout
     vfi interpolate frame0.png frame1.png -o mid.png [--t 0.5]
+    vfi interpolate INPUT OUTPUT --ray [ADDRESS] [--workers N]  # split across Ray workers
 
 Exit status: 0 on success; 1 when frames were lost (the summary says which); 2 for bad input or
 options (one line naming the file and the problem); 130 when interrupted by Ctrl-C or SIGTERM
@@ -21,14 +22,20 @@ EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="INPUT OUTPUT for video ('-' = y4m on stdin/stdout), or FRAME0 FRAME1 with -o for images")
+    parser.add_argument("-o", "--output", help="the output file (images: required; video: instead of OUTPUT)")
+    add_video_arguments(parser, images=True)
+
+
+def add_video_arguments(parser, images: bool = False) -> None:
+    """The model, backend, timing, encoding, scale-out and run options of `vfi interpolate`
+    (shared with `vfi batch`, which has no image mode and no --keep-partial)."""
     from vfi.runtime.backends.configs import BACKENDS, DEVICES, ORT_PROVIDERS, TORCH_DTYPES
     from vfi.runtime.choice import MAX_STREAMS
     from vfi.runtime.interpolator import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, DEFAULT_SCENE_THRESHOLD
     from vfi.runtime.video import CODECS, DEFAULT_CODEC, DEFAULT_MAX_PIXELS
 
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="INPUT OUTPUT for video ('-' = y4m on stdin/stdout), or FRAME0 FRAME1 with -o for images")
-    parser.add_argument("-o", "--output", help="the output file (images: required; video: instead of OUTPUT)")
     model = parser.add_argument_group("model (one of)")
     source = model.add_mutually_exclusive_group()
     source.add_argument("--model", help=f"a registered model (`vfi models`; default {DEFAULT_MODEL})")
@@ -47,7 +54,8 @@ def add_arguments(parser) -> None:
     backend.add_argument("--provider", choices=list(ORT_PROVIDERS), help="ONNX Runtime execution provider")
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
     backend.add_argument("--threads", type=int,
-                         help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own)")
+                         help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own; "
+                         "--ray: the cluster's CPUs / workers)")
     backend.add_argument("--streams", type=int,
                          help=f"ort backend: concurrent inferences, each on a share of the batch (default on a CPU: one per "
                          f"usable core, at most {MAX_STREAMS}; else 1)")
@@ -57,7 +65,8 @@ def add_arguments(parser) -> None:
     rate = timing.add_mutually_exclusive_group()
     rate.add_argument("--factor", type=int, help="output rate = N × input rate (default 2)")
     rate.add_argument("--fps", help="output rate, e.g. 60 or 60000/1001 (exact)")
-    timing.add_argument("--t", type=float, default=0.5, help="images: the time between the two frames (default 0.5)")
+    if images:
+        timing.add_argument("--t", type=float, default=0.5, help="images: the time between the two frames (default 0.5)")
     timing.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
                         help=f"scene-cut threshold, mean absolute thumbnail difference (default {DEFAULT_SCENE_THRESHOLD})")
     timing.add_argument("--no-scene-detect", action="store_true", help="interpolate across scene cuts too")
@@ -69,9 +78,18 @@ def add_arguments(parser) -> None:
     encoding.add_argument("--pix-fmt", help="output pixel format (default: the input's when the encoder supports it)")
     encoding.add_argument("--preset", help="encoder speed preset (libx264: ultrafast…veryslow, default veryfast; libx265: "
                           "ultrafast…veryslow; libsvtav1: 0…13)")
+    scale = parser.add_argument_group("scale-out (Ray; pip install 'vfi[ray]')")
+    scale.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="split each video into chunks interpolated by Ray workers: a local Ray cluster without "
+                       "ADDRESS, else the cluster at ADDRESS ('auto': the one this machine belongs to)")
+    scale.add_argument("--workers", type=int,
+                       help="--ray: workers, each holding one model instance (default: one per GPU of the cluster, "
+                       "else one per CPU)")
+    scale.add_argument("--chunks", type=int, help="--ray: chunks per video (default 4 per worker)")
     run = parser.add_argument_group("run")
-    run.add_argument("--keep-partial", action="store_true",
-                     help="on Ctrl-C or SIGTERM, finish the current frames and keep a shorter file (a second one aborts)")
+    if images:
+        run.add_argument("--keep-partial", action="store_true",
+                         help="on Ctrl-C or SIGTERM, finish the current frames and keep a shorter file (a second one aborts)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON (on stderr when the video goes to stdout)")
     run.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                      help=f"largest frame or image accepted, checked from its header (default {DEFAULT_MAX_PIXELS}, 8K)")
@@ -100,17 +118,42 @@ def run(args) -> int:
 
 
 def _run(args, paths: list[str]) -> int:
+    from vfi.errors import VfiError
     from vfi.runtime.interpolator import Interpolator
 
-    interpolator = Interpolator(
-        args.model, args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine, device=args.device,
-        dtype=args.dtype, provider=args.provider, plugins=args.plugins, threads=args.threads,
-        streams=args.streams, batch_size=args.batch_size, scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
-    )
-    with interpolator:
+    check_scaleout_arguments(args)
+    if args.ray is not None:
+        if len(paths) == 3:
+            raise VfiError("--ray splits videos across workers; interpolate two images without it")
+        if args.keep_partial:
+            raise VfiError("--keep-partial does not apply to --ray runs")
+        from vfi.runtime.scaleout.cluster import RayRunner
+
+        with RayRunner(interpolator_options(args), address=args.ray or None, workers=args.workers,
+                       progress=sys.stderr.isatty()) as runner:
+            return report_video(process_video_ray(runner, *paths, args), args, paths[-1])
+    with Interpolator(**interpolator_options(args)) as interpolator:
         if len(paths) == 3:
             return _images(interpolator, *paths, args.t, args.max_pixels)
-        return _video(interpolator, *paths, args)
+        return report_video(process_video_args(interpolator, *paths, args), args, paths[-1])
+
+
+def check_scaleout_arguments(args) -> None:
+    from vfi.errors import VfiError
+
+    for name in ("workers", "chunks"):
+        if getattr(args, name) is not None and args.ray is None:
+            raise VfiError(f"--{name} applies to --ray runs")
+
+
+def interpolator_options(args) -> dict:
+    """The Interpolator's keyword arguments from the command line."""
+    return dict(
+        model=args.model, backend=args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine,
+        device=args.device, dtype=args.dtype, provider=args.provider, plugins=args.plugins, threads=args.threads,
+        streams=args.streams, batch_size=args.batch_size,
+        scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
+    )
 
 
 def _images(interpolator, path0: str, path1: str, output: str, t: float, max_pixels: int) -> int:
@@ -126,16 +169,35 @@ def _images(interpolator, path0: str, path1: str, output: str, t: float, max_pix
     return 0
 
 
-def _video(interpolator, input: str, output: str, args) -> int:
-    from vfi.runtime.video import PIPE, EncoderOptions, process_video
+def encoder_arguments(args):
+    from vfi.runtime.video import EncoderOptions
 
-    encoder = EncoderOptions(
-        codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate), pix_fmt=args.pix_fmt, preset=args.preset
+    return EncoderOptions(codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate), pix_fmt=args.pix_fmt, preset=args.preset)
+
+
+def process_video_args(interpolator, input: str, output: str, args, progress: bool | None = None):
+    from vfi.runtime.video import process_video
+
+    return process_video(
+        interpolator, input, output, factor=args.factor, fps=args.fps, encoder=encoder_arguments(args),
+        keep_partial=getattr(args, "keep_partial", False), max_pixels=args.max_pixels,
+        progress=sys.stderr.isatty() if progress is None else progress,
     )
-    summary = process_video(
-        interpolator, input, output, factor=args.factor, fps=args.fps, encoder=encoder,
-        keep_partial=args.keep_partial, progress=sys.stderr.isatty(), max_pixels=args.max_pixels,
+
+
+def process_video_ray(runner, input: str, output: str, args):
+    from vfi.runtime.scaleout.driver import process_video_split
+
+    return process_video_split(
+        runner, input, output, factor=args.factor, fps=args.fps, encoder=encoder_arguments(args),
+        chunk_count=args.chunks, max_pixels=args.max_pixels,
     )
+
+
+def report_video(summary, args, output: str) -> int:
+    """Prints the summary (or its JSON); the exit status."""
+    from vfi.runtime.video import PIPE
+
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2), file=sys.stderr if output == PIPE else sys.stdout)
     else:

@@ -82,6 +82,12 @@ class Scheduler:
         if len(self.requests) >= self.interpolator.batch_size:
             self.flush()
 
+    def resume(self, frame: Decoded, start: Fraction) -> None:
+        """Continue a run whose first frame was at `start` from `frame`, already placed (and
+        counted) by the run up to it: a chunk of a video split across workers (vfi.runtime.scaleout)."""
+        self.start, self.previous = start, frame
+        self.next_index = math.ceil((frame.time - start) * self.rate)
+
     def finish(self) -> None:
         """The input ended (or was cut short) at the previous frame."""
         self.flush()
@@ -101,9 +107,12 @@ class Scheduler:
         self.requests = []
 
     def ready(self):
-        """The output frames that can be encoded now, in order."""
+        """The output frames that can be encoded now, in order, each counted in the summary."""
         while self.slots and (self.slots[0].kind != "interpolated" or self.slots[0].pixels is not None):
-            yield self.slots.popleft()
+            slot = self.slots.popleft()
+            setattr(self.summary, slot.kind, getattr(self.summary, slot.kind) + 1)
+            self.summary.expected += 1
+            yield slot
 
 
 # -- the pipeline -----------------------------------------------------------------------------

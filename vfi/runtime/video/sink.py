@@ -43,6 +43,47 @@ class EncoderOptions:
     preset: str | None = None  # default: CODECS[codec][1], else the encoder's own
 
 
+@dataclass(frozen=True)
+class OutputPictures:
+    """How output frames become pictures for the encoder: the output pixel format, and the input's
+    bit depth, colour matrix and range (the first frame's), and rotation (y4m only)."""
+
+    pix_fmt: str
+    bits: int
+    colorspace: int
+    color_range: int
+    rotation: int = 0  # quarter turns applied to the pixels
+
+    def frame(self, picture, pts: int, time_base: Fraction) -> av.VideoFrame:
+        """`picture` (an av.VideoFrame as decoded, or float RGB [3, H, W]) in the output format at
+        `pts`. Its picture type is cleared: the encoder places its own keyframes, whatever the
+        input's frame types or the path the frame took (vfi.runtime.scaleout sends every frame
+        through an intra-only intermediate)."""
+        frame = self._converted(picture)
+        frame.pts, frame.time_base = pts, time_base  # not the input's time base
+        frame.pict_type = av.video.frame.PictureType.NONE
+        return frame
+
+    def _converted(self, picture) -> av.VideoFrame:
+        if isinstance(picture, av.VideoFrame) and not self.rotation:
+            if picture.format.name == self.pix_fmt:
+                return picture
+            return picture.reformat(
+                format=self.pix_fmt, src_color_range=picture.color_range, dst_color_range=picture.color_range,
+                interpolation=swscale_flags(),
+            )
+        if isinstance(picture, av.VideoFrame):  # y4m with a rotation: through RGB like the others
+            picture = video_frame_rgb(picture, self.bits)
+        deep_output = av.VideoFormat(self.pix_fmt).components[0].bits > 8
+        dtype, work_format = (np.uint16, "rgb48le") if deep_output else (np.uint8, "rgb24")
+        rgb = np.rot90(to_integer(picture, dtype).transpose(1, 2, 0), self.rotation)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=work_format)
+        return frame.reformat(
+            format=self.pix_fmt, dst_colorspace=self.colorspace, dst_color_range=self.color_range,
+            interpolation=swscale_flags(),
+        )
+
+
 class Sink:
     """The output container: the interpolated video stream and the copied streams."""
 
@@ -68,27 +109,26 @@ class Sink:
 
     def _add_streams(self, source: Source, first: av.VideoFrame, rate, time_base, options: EncoderOptions) -> None:
         codec = "rawvideo" if self.pipe else options.codec
-        self.pix_fmt = choose_pix_fmt(self.label, codec, options.pix_fmt, source.pix_fmt, source.deep)
-        self.bits = source.bits
+        pix_fmt = choose_pix_fmt(self.label, codec, options.pix_fmt, source.pix_fmt, source.deep)
         matrix = display_matrix(first)
-        self.rotation = (first.rotation // 90) % 4 if self.pipe else 0
+        rotation = (first.rotation // 90) % 4 if self.pipe else 0
         if self.pipe and matrix is not None and (first.rotation % 90 or matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0):
             raise VideoError(
                 f"{source.label}: its display matrix (a {first.rotation}° rotation, or a mirroring) cannot be applied "
                 "to y4m output, which has no such metadata; write to a file instead"
             )
-        width, height = (source.height, source.width) if self.rotation % 2 else (source.width, source.height)
-        check_even(self.label, self.pix_fmt, width, height)
+        width, height = (source.height, source.width) if rotation % 2 else (source.width, source.height)
+        check_even(self.label, pix_fmt, width, height)
         try:
             stream = self.container.add_stream(codec, rate=rate)
         except (av.FFmpegError, ValueError) as exc:
             raise VideoError(
                 f"{self.label}: cannot write {codec} video to this kind of file ({error_reason(exc)}); use e.g. .mp4, .mkv or .mov"
             ) from exc
-        stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.time_base = stream.codec_context.time_base = time_base
         context = stream.codec_context
-        self.colorspace, self.color_range = first.colorspace, first.color_range
+        self.pictures = OutputPictures(pix_fmt, source.bits, first.colorspace, first.color_range, rotation)
         context.colorspace, context.color_range = first.colorspace, first.color_range
         context.color_primaries, context.color_trc = first.color_primaries, first.color_trc
         if not self.pipe:
@@ -98,7 +138,6 @@ class Sink:
             if matrix is not None:
                 stream.set_display_matrix(matrix)
         self.video = stream
-        self.deep_output = av.VideoFormat(self.pix_fmt).components[0].bits > 8
         self.streams = {}
         for template in source.remux:
             name = f"#{template.index} {template.type} {template.codec_context.name}"
@@ -113,13 +152,11 @@ class Sink:
         try:
             self.container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
-            raise VideoError(f"{self.label}: cannot start encoding {codec} {self.pix_fmt} {width}x{height} ({error_reason(exc)})") from exc
+            raise VideoError(f"{self.label}: cannot start encoding {codec} {pix_fmt} {width}x{height} ({error_reason(exc)})") from exc
 
     def write(self, pts: int, picture) -> None:
         """Encode one output frame (an av.VideoFrame as decoded, or float RGB [3, H, W]) at `pts`."""
-        frame = self._video_frame(picture)
-        frame.pts, frame.time_base = pts, self.video.codec_context.time_base  # not the input's time base
-        self._mux(self.video.encode(frame))
+        self._mux(self.video.encode(self.pictures.frame(picture, pts, self.video.codec_context.time_base)))
 
     def packet(self, packet: av.Packet) -> None:
         stream = self.streams.get(packet.stream.index)
@@ -143,24 +180,6 @@ class Sink:
             if len(self.held) > _HELD_PACKETS:
                 self.container.mux(self.held.popleft())
             self.summary.written += 1
-
-    def _video_frame(self, picture) -> av.VideoFrame:
-        if isinstance(picture, av.VideoFrame) and not self.rotation:
-            if picture.format.name == self.pix_fmt:
-                return picture
-            return picture.reformat(
-                format=self.pix_fmt, src_color_range=picture.color_range, dst_color_range=picture.color_range,
-                interpolation=swscale_flags(),
-            )
-        if isinstance(picture, av.VideoFrame):  # y4m with a rotation: through RGB like the others
-            picture = video_frame_rgb(picture, self.bits)
-        dtype, work_format = (np.uint16, "rgb48le") if self.deep_output else (np.uint8, "rgb24")
-        rgb = np.rot90(to_integer(picture, dtype).transpose(1, 2, 0), self.rotation)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=work_format)
-        return frame.reformat(
-            format=self.pix_fmt, dst_colorspace=self.colorspace, dst_color_range=self.color_range,
-            interpolation=swscale_flags(),
-        )
 
     def abandon(self) -> None:
         try:

@@ -122,23 +122,28 @@ class Source:
                 self.read_error = self.read_error or f"undecodable video data after frame {index}: {error_reason(exc)}"
                 continue
             for frame in frames:
-                if (frame.width, frame.height) != (self.width, self.height) or frame.format.name != self.pix_fmt:
-                    raise VideoError(
-                        f"{self.label}: frame {index} is {frame.width}x{frame.height} {frame.format.name}, "
-                        f"the stream started as {self.width}x{self.height} {self.pix_fmt}; "
-                        "a video whose format changes midway is not supported"
-                    )
-                if frame.pts is not None:
-                    time_ = frame.pts * self.time_base
-                else:  # raw streams without timestamps: frames at the nominal rate
-                    time_ = last_time + 1 / self.rate if last_time is not None else Fraction(0)
-                duration = frame.duration * self.time_base if frame.duration else 1 / self.rate
-                pixels = video_frame_rgb(frame, self.bits)
-                pipeline.put(out, Decoded(index, time_, duration, pixels, thumbnail(pixels), frame))
-                index, last_time = index + 1, time_
+                decoded = self.decoded(frame, index, last_time)
+                pipeline.put(out, decoded)
+                index, last_time = index + 1, decoded.time
             if packet is None:
                 break
         pipeline.put(out, END)
+
+    def decoded(self, frame: av.VideoFrame, index: int, last_time: Fraction | None) -> Decoded:
+        """Decoded input frame `index`, converted; `last_time` is the previous frame's time."""
+        if (frame.width, frame.height) != (self.width, self.height) or frame.format.name != self.pix_fmt:
+            raise VideoError(
+                f"{self.label}: frame {index} is {frame.width}x{frame.height} {frame.format.name}, "
+                f"the stream started as {self.width}x{self.height} {self.pix_fmt}; "
+                "a video whose format changes midway is not supported"
+            )
+        if frame.pts is not None:
+            time_ = frame.pts * self.time_base
+        else:  # raw streams without timestamps: frames at the nominal rate
+            time_ = last_time + 1 / self.rate if last_time is not None else Fraction(0)
+        duration = frame.duration * self.time_base if frame.duration else 1 / self.rate
+        pixels = video_frame_rgb(frame, self.bits)
+        return Decoded(index, time_, duration, pixels, thumbnail(pixels), frame)
 
     def damage(self, placed: int, end: Fraction) -> tuple[int, str]:
         """Input frames lost to damage, and what happened, given that `placed` frames ending at

@@ -50,6 +50,16 @@ def process_video(
     factor 2); "-" reads or writes y4m on stdin / stdout. Returns the summary. Bad input or
     options raise a VfiError and leave nothing at `output`; an abort raises KeyboardInterrupt."""
     input, output = str(input), str(output)
+    factor, target_rate, encoder = check_video_options(input, output, factor, fps, encoder)
+    run = _Run(interpolator, input, output, encoder, keep_partial, progress)
+    return run.execute(max_pixels, factor, target_rate)
+
+
+def check_video_options(
+    input: str, output: str, factor: int | None, fps: Fraction | str | None, encoder: EncoderOptions | None
+) -> tuple[int | None, Fraction | None, EncoderOptions]:
+    """The factor (default 2 when no fps is given), the target rate and the encoder options of a
+    video run, checked before any work."""
     if factor is not None and fps is not None:
         raise VfiError("give a factor or a target fps, not both")
     if factor is None and fps is None:
@@ -61,10 +71,9 @@ def process_video(
     if encoder.codec not in CODECS:
         raise VfiError(f"unknown codec {encoder.codec!r}; choose one of {', '.join(CODECS)}")
     if output != PIPE:
-        encoder_options(encoder.codec, encoder)  # option errors before any work
+        encoder_options(encoder.codec, encoder)
         check_output_path(input, output)
-    run = _Run(interpolator, input, output, encoder, keep_partial, progress)
-    return run.execute(max_pixels, factor, target_rate)
+    return factor, target_rate, encoder
 
 
 class _Run:
@@ -113,7 +122,7 @@ class _Run:
         summary.width, summary.height, summary.pix_fmt = source.width, source.height, source.pix_fmt
         time_base = output_time_base(rate, source)
         scheduler = Scheduler(self.interpolator, rate, source.rate, summary)
-        expected = math.floor((source.frames - 1) * rate / source.rate) + 1 if source.frames else None
+        expected = expected_output_frames(source, rate)
         threads.append(pipeline.thread("decode", source.decode, self.decoded, pipeline))
         first = last = None
         early_packets: list[av.Packet] = []
@@ -164,11 +173,14 @@ class _Run:
 
     def _emit(self, scheduler: Scheduler, time_base: Fraction, meter: Progress) -> None:
         for slot in scheduler.ready():
-            setattr(self.summary, slot.kind, getattr(self.summary, slot.kind) + 1)
-            self.summary.expected += 1
             picture = slot.pixels if slot.kind == "interpolated" else slot.frame.frame
             self.pipeline.put(self.to_encode, (round(scheduler.time(slot.index) / time_base), picture))
             meter.update(self.summary.expected)
+
+
+def expected_output_frames(source: Source, rate: Fraction) -> int | None:
+    """The output frames of `source` at `rate`, when its header announces its frames (for progress)."""
+    return math.floor((source.frames - 1) * rate / source.rate) + 1 if source.frames else None
 
 
 def _encode(sink: Sink, items: queue.Queue, pipeline: Pipeline) -> None:

@@ -34,6 +34,9 @@ class VideoSummary:
     output_duration_s: float | None = None
     elapsed_s: float = 0.0
     partial: bool = False  # stopped early by Ctrl-C with keep_partial
+    chunks: int = 0  # split across workers (--ray): the chunks, and those run again after a worker died
+    retried_chunks: int = 0
+    workers: list[dict] = field(default_factory=list)  # --ray: what each worker did
 
     @property
     def lost(self) -> int:
@@ -56,6 +59,9 @@ class VideoSummary:
             f"{self.elapsed_s:.1f} s ({fps:.1f} output fps)"
             + (f"\n  copied streams: {', '.join(self.remuxed_streams)}" if self.remuxed_streams else "")
             + (f"\n  dropped streams: {', '.join(self.dropped_streams)}" if self.dropped_streams else "")
+            + (f"\n  workers: {len(self.workers)} on {self.chunks} chunks ({self.retried_chunks} retried): "
+               + "; ".join(f"{w['worker']} {w['chunks']} chunks, {w['frames']} frames{' (died)' if w['died'] else ''}"
+                           for w in self.workers) if self.workers else "")
         )
 
 
