@@ -12,6 +12,8 @@ import numpy as np
 from vfi.frames.video_frames import swscale_flags
 
 AUDIO_RATE = 48000
+# libx264 with B-frames (decoding order differs from display order) and a keyframe every 10 frames
+KEYFRAMES_EVERY_10 = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "bf": "2"}
 
 
 def flat(value: int, height: int = 48, width: int = 64, dtype=np.uint8) -> np.ndarray:
@@ -44,6 +46,10 @@ def write_clip(
         video.options = options or {}
         if rotation is not None:
             video.set_display_rotation(rotation)
+        audio = None
+        if audio_seconds is not None:  # every stream is added before the first packet is muxed
+            audio = out.add_stream("aac", rate=AUDIO_RATE)
+            audio.layout = "stereo"
         if subtitles:
             text = out.add_mux_stream("subrip", time_base=Fraction(1, 1000))
             for line, start, duration in subtitles:
@@ -52,10 +58,6 @@ def write_clip(
                 packet.pts = packet.dts = int(start * 1000)
                 packet.duration = int(duration * 1000)
                 out.mux(packet)
-        audio = None
-        if audio_seconds is not None:
-            audio = out.add_stream("aac", rate=AUDIO_RATE)
-            audio.layout = "stereo"
         for i, pixels in enumerate(frames):
             source = "rgb48le" if pixels.dtype == np.uint16 else "rgb24"
             frame = av.VideoFrame.from_ndarray(pixels, format=source).reformat(format=pix_fmt, interpolation=swscale_flags())
@@ -124,3 +126,51 @@ def audio_facts(path: Path) -> dict:
 def level(frame: np.ndarray) -> float:
     """The mean level of a frame, for flat synthetic frames."""
     return float(frame.astype(np.float64).mean())
+
+
+def decoded(path: Path) -> dict:
+    """Every stream's content: video frames (time, pixels) and other streams' packets (time, bytes)."""
+    with av.open(str(path)) as container:
+        video = [(f.pts * f.time_base, f.to_ndarray()) for f in container.decode(container.streams.video[0])]
+    with av.open(str(path)) as container:
+        others = [(p.stream.index, p.pts, bytes(p)) for p in container.demux() if p.stream.type != "video" and p.size]
+    return {"video": video, "others": others}
+
+
+def assert_same_output(single: Path, split: Path) -> None:
+    a, b = decoded(single), decoded(split)
+    assert len(a["video"]) == len(b["video"])
+    for k, ((time_a, pixels_a), (time_b, pixels_b)) in enumerate(zip(a["video"], b["video"])):
+        assert time_a == time_b, f"output frame {k}"
+        np.testing.assert_array_equal(pixels_a, pixels_b, err_msg=f"output frame {k}")
+    assert a["others"] == b["others"]
+
+
+def assert_same_counts(single, split) -> None:
+    """Two VideoSummaries count the same frames."""
+    from vfi.runtime.scaleout.chunk import COUNTERS
+
+    for name in (*COUNTERS, "written", "lost", "input_duration_s", "output_duration_s"):
+        assert getattr(split, name) == getattr(single, name), name
+
+
+def scene(count: int, cut: int, size=(48, 64)) -> list[np.ndarray]:
+    """A moving gradient that changes to a different scene at frame `cut`."""
+    height, width = size
+    x = np.arange(width)[None, :, None]
+    frames = []
+    for i in range(count):
+        base = (x * 3 + 5 * i) % 200 if i < cut else 255 - (x * 2 + 7 * i) % 180
+        frames.append(np.broadcast_to(base, (height, width, 3)).astype(np.uint8))
+    return frames
+
+
+def damage_packet(path: Path, number: int) -> None:
+    """Zeroes the payload of video packet `number` after its first two bytes: the container still
+    reads, the decoder rejects the packet."""
+    with av.open(str(path)) as container:
+        packet = [p for p in container.demux(container.streams.video[0]) if p.size][number]
+        position, size = packet.pos, packet.size
+    data = bytearray(path.read_bytes())
+    data[position + 2 : position + size] = bytes(size - 2)
+    path.write_bytes(bytes(data))

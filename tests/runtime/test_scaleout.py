@@ -4,26 +4,25 @@ chunks here run one after another in this process; tests/runtime/test_ray.py run
 
 from __future__ import annotations
 
+import sys
+from fractions import Fraction as F
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
-from clips import flat, write_clip
+from clips import KEYFRAMES_EVERY_10, assert_same_counts, assert_same_output, damage_packet, decoded, scene, write_clip
 from toy_models import leftovers
+from vfi.cli import main
 from vfi.errors import VfiError
 from vfi.runtime.interpolator import Interpolator
-from vfi.runtime.scaleout.chunk import COUNTERS, interpolate_chunk
-from vfi.runtime.scaleout.driver import process_video_split
+from vfi.runtime.scaleout.chunk import interpolate_chunk
+from vfi.runtime.scaleout.driver import default_chunk_count, process_video_split
 from vfi.runtime.scaleout.plan import Packet, boundaries
 from vfi.runtime.video import EncoderOptions, process_video
 
 pytestmark = pytest.mark.usefixtures("toy_registered")
 
 FFV1 = EncoderOptions(codec="ffv1")
-# libx264 with B-frames (decoding order differs from display order) and a keyframe every 10 frames
-KEYFRAMES_EVERY_10 = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "bf": "2"}
 
 
 class InProcess:
@@ -42,40 +41,6 @@ class InProcess:
 
     def report(self, summary):
         pass
-
-
-def decoded(path: Path) -> dict:
-    """Every stream's content: video frames (time, pixels) and other streams' packets (time, bytes)."""
-    with av.open(str(path)) as container:
-        video = [(f.pts * f.time_base, f.to_ndarray()) for f in container.decode(container.streams.video[0])]
-    with av.open(str(path)) as container:
-        others = [(p.stream.index, p.pts, bytes(p)) for p in container.demux() if p.stream.type != "video" and p.size]
-    return {"video": video, "others": others}
-
-
-def assert_same_output(single: Path, split: Path) -> None:
-    a, b = decoded(single), decoded(split)
-    assert len(a["video"]) == len(b["video"])
-    for k, ((time_a, pixels_a), (time_b, pixels_b)) in enumerate(zip(a["video"], b["video"])):
-        assert time_a == time_b, f"output frame {k}"
-        np.testing.assert_array_equal(pixels_a, pixels_b, err_msg=f"output frame {k}")
-    assert a["others"] == b["others"]
-
-
-def assert_same_counts(single, split) -> None:
-    for name in (*COUNTERS, "written", "lost", "input_duration_s", "output_duration_s"):
-        assert getattr(split, name) == getattr(single, name), name
-
-
-def scene(count: int, cut: int, size=(48, 64)) -> list[np.ndarray]:
-    """A moving gradient that changes to a different scene at frame `cut`."""
-    height, width = size
-    x = np.arange(width)[None, :, None]
-    frames = []
-    for i in range(count):
-        base = (x * 3 + 5 * i) % 200 if i < cut else 255 - (x * 2 + 7 * i) % 180
-        frames.append(np.broadcast_to(base, (height, width, 3)).astype(np.uint8))
-    return frames
 
 
 def run_both(tmp_path: Path, source: Path, interpolator: Interpolator, chunks: int, suffix=".mkv", **options):
@@ -110,6 +75,14 @@ def test_frames_shown_before_a_frame_decoded_earlier_are_not_split_at():
     assert chosen and all(b.pts % 3 == 0 and b.skip == 0 for b in chosen)
 
 
+def test_long_or_large_videos_get_more_chunks_than_four_per_worker():
+    class Probe:
+        width, height = 1920, 1080
+
+    assert default_chunk_count(Probe(), F(100), 2) == 8
+    assert default_chunk_count(Probe(), F(100_000), 2) == 580  # ≤ 1 GiB of raw 4:4:4 frames each
+
+
 def test_packets_without_timestamps_leave_one_chunk():
     assert boundaries([Packet(0, True), Packet(None, True), Packet(2, True)], 2) == []
 
@@ -118,18 +91,21 @@ def test_packets_without_timestamps_leave_one_chunk():
 
 @pytest.mark.parametrize("cut", [20, 21], ids=["cut-ends-a-chunk", "cut-starts-a-chunk"])
 def test_a_scene_cut_at_a_chunk_boundary_and_audio_come_out_as_in_one_process(tmp_path, cut):
-    source = write_clip(tmp_path / "in.mp4", scene(40, cut), codec="libx264", options=KEYFRAMES_EVERY_10,
-                        audio_seconds=1.6)
+    subtitles = [("before the cut", F(1, 5), F(1, 2)), ("across the boundary", F(3, 4), F(1, 2))]
+    source = write_clip(tmp_path / "in.mkv", scene(40, cut), codec="libx264", options=KEYFRAMES_EVERY_10,
+                        audio_seconds=1.6, subtitles=subtitles)
     single, split, plan = run_both(tmp_path, source, Interpolator(model="toy_blend"), chunks=2, encoder=FFV1)
-    assert [(c.skip, c.start_pts) for c in plan[1:]] == [(20, 20 * 512)]  # at the keyframe of frame 20 (1/12800 s)
+    assert [(c.skip, c.start_pts) for c in plan[1:]] == [(20, 800)]  # at the keyframe of frame 20 (0.8 s)
     assert single.scene_cuts == 1 and single.repeated_at_cuts == 1
     assert_same_counts(single, split)
     assert_same_output(tmp_path / "single.mkv", tmp_path / "split.mkv")
-    assert split.remuxed_streams == single.remuxed_streams and decoded(tmp_path / "split.mkv")["others"]
+    assert split.remuxed_streams == single.remuxed_streams and len(split.remuxed_streams) == 2
+    assert {stream for stream, _, _ in decoded(tmp_path / "split.mkv")["others"]} == {1, 2}
 
 
 @pytest.mark.parametrize("model, timing", [
     ("toy_blend", {"fps": "60"}),  # 25 → 60: the chunks' first output frames fall between input frames
+    ("toy_blend", {"fps": "20"}),  # fewer output frames than input frames
     ("toy_mid", {"factor": 4}),  # midpoint-only: bisection inside each chunk
     ("toy_mid", {"factor": 3}),  # the nearest bisection step is sometimes the next chunk's first frame
 ])
@@ -159,20 +135,9 @@ def test_car_turn_split_where_it_has_no_keyframes_equals_one_process(tmp_path, d
 
 # -- bad input ------------------------------------------------------------------------------------
 
-def _damage_packet(path: Path, number: int) -> None:
-    """Zeroes the payload of video packet `number` after its first two bytes: the container still
-    reads, the decoder rejects the packet."""
-    with av.open(str(path)) as container:
-        packet = [p for p in container.demux(container.streams.video[0]) if p.size][number]
-        position, size = packet.pos, packet.size
-    data = bytearray(path.read_bytes())
-    data[position + 2 : position + size] = bytes(size - 2)
-    path.write_bytes(bytes(data))
-
-
 def test_a_chunk_with_damaged_video_fails_the_job_naming_the_file_and_leaves_nothing(tmp_path):
     source = write_clip(tmp_path / "in.mkv", scene(20, 100), codec="mjpeg", pix_fmt="yuvj420p")
-    _damage_packet(source, 15)
+    damage_packet(source, 15)
     single = process_video(Interpolator(model="toy_blend"), source, tmp_path / "single.mkv", encoder=FFV1)
     assert single.damaged_input == 1  # one process decodes around it and counts the frame lost
     out = tmp_path / "out" / "split.mkv"
@@ -205,3 +170,31 @@ def test_the_intermediate_holds_formats_ffv1_cannot(tmp_path):
     assert single.pix_fmt == "yuvj420p"
     assert_same_output(tmp_path / "single.mp4", tmp_path / "split.mp4")
     assert split.written == single.written == 23
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+def test_without_ray_the_flag_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is not installed
+    source = write_clip(tmp_path / "in.mkv", scene(4, 100), codec="ffv1")
+    assert main(["interpolate", str(source), str(tmp_path / "out.mkv"), "--model", "toy_blend", "--ray"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "vfi interpolate: error: --ray needs Ray: pip install 'vfi[ray]'"
+    ]
+    assert not (tmp_path / "out.mkv").exists()
+
+
+@pytest.mark.parametrize("paths, args, message", [
+    (["in.mkv", "out.mkv"], ["--workers", "2"], "--workers applies to --ray runs"),
+    (["in.mkv", "out.mkv"], ["--chunks", "3"], "--chunks applies to --ray runs"),
+    (["in.mkv", "-"], ["--ray"], "--ray reads and writes files, not pipes"),
+    (["in.mkv", "out.mkv"], ["--ray", "--keep-partial"], "--keep-partial does not apply to --ray runs"),
+    (["in.mkv", "in.mkv", "-o", "mid.png"], ["--ray"], "interpolate two images without it"),
+])
+def test_scale_out_options_that_do_not_apply_are_one_line_errors(tmp_path, monkeypatch, capsys, paths, args, message):
+    monkeypatch.chdir(tmp_path)
+    write_clip(tmp_path / "in.mkv", scene(4, 100), codec="ffv1")
+    assert main(["interpolate", *paths, "--model", "toy_blend", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vfi.bench import minterpolate, models, ops, pipeline
+from vfi.bench import minterpolate, models, ops, pipeline, scaleout
 
-TARGETS = {"ops": ops, "pipeline": pipeline, "models": models, "minterpolate": minterpolate}
+TARGETS = {"ops": ops, "pipeline": pipeline, "models": models, "minterpolate": minterpolate, "ray": scaleout}
 
 
 def add_arguments(parser) -> None:

@@ -12,7 +12,8 @@ usable core, up to MAX_STREAMS, with the cores divided among them as intra-op th
 in parallel use the cores better than operators split over threads, some of which ONNX Runtime
 runs serially (classic on 2 cores: ratio 1.21 against minterpolate with 2 streams × 1 thread,
 0.77 with 1 stream × 2 threads; docs/classic.md). Usable cores are those this process may run on
-(`os.sched_getaffinity`: containers and `taskset` limit them), not the machine's count.
+(`os.sched_getaffinity`: containers and `taskset` limit them), not the machine's count, unless the
+caller says how many cores the run has (a Ray worker: its share of the machine).
 
 Every choice the caller makes (backend, device, threads, streams, batch size) is kept as given;
 the result is the chosen backend's typed config (vfi.runtime.backends.configs), with the batch size
@@ -72,6 +73,7 @@ def choose_path(
     weights: str | Path | None,
     seed: int,
     default_batch_size: int,
+    cores: int | None = None,
 ) -> RunPath:
     why = []
     if backend is None:
@@ -116,7 +118,7 @@ def choose_path(
         why.append(f"exported now in {time.perf_counter() - started:.0f} s to {onnx}" if exported else f"export cached at {onnx}")
 
     if backend == "ort" and device == "cpu" and (streams is None or threads is None):
-        cores = usable_cores()
+        cores = cores or usable_cores()
         if streams is None:
             streams = min(cores, MAX_STREAMS) if threads is None else 1
         if threads is None:

@@ -55,7 +55,7 @@ def add_video_arguments(parser, images: bool = False) -> None:
     backend.add_argument("--plugins", type=Path, help="the vfi TensorRT plugin library (trt backend; ort with --provider tensorrt)")
     backend.add_argument("--threads", type=int,
                          help="CPU threads per inference (default: ort on a CPU: usable cores / streams; torch: its own; "
-                         "--ray: the cluster's CPUs / workers)")
+                         "--ray: each worker's share of the cluster's CPUs, divided as one process divides its cores)")
     backend.add_argument("--streams", type=int,
                          help=f"ort backend: concurrent inferences, each on a share of the batch (default on a CPU: one per "
                          f"usable core, at most {MAX_STREAMS}; else 1)")
@@ -127,6 +127,8 @@ def _run(args, paths: list[str]) -> int:
             raise VfiError("--ray splits videos across workers; interpolate two images without it")
         if args.keep_partial:
             raise VfiError("--keep-partial does not apply to --ray runs")
+        if "-" in paths:
+            raise VfiError("--ray reads and writes files, not pipes ('-')")
         from vfi.runtime.scaleout.cluster import RayRunner
 
         with RayRunner(interpolator_options(args), address=args.ray or None, workers=args.workers,

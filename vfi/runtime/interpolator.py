@@ -59,6 +59,7 @@ class Interpolator:
         batch_size: int | None = None,
         scene_threshold: float | None = DEFAULT_SCENE_THRESHOLD,
         seed: int = 0,
+        cores: int | None = None,  # CPU cores the run may use (default: those this process may run on)
         precision: str | None = None,  # the former name of dtype
     ):
         if model is None and onnx is None and engine is None:
@@ -71,7 +72,7 @@ class Interpolator:
         path = choose_path(
             model=model, onnx=onnx, engine=engine, backend=backend, device=device, dtype=precision or dtype,
             provider=provider, plugins=plugins, threads=threads, streams=streams, batch_size=batch_size,
-            weights=weights, seed=seed, default_batch_size=DEFAULT_BATCH_SIZE,
+            weights=weights, seed=seed, default_batch_size=DEFAULT_BATCH_SIZE, cores=cores,
         )
         self.batch_size, self.scene_threshold = path.batch_size, scene_threshold
         self.path = path.reason  # the backend, device and threads chosen, and why

@@ -5,7 +5,6 @@ format, for the driver to encode once."""
 from __future__ import annotations
 
 import io
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

@@ -130,7 +130,8 @@ class RayRunner:
 
     def _size_pool(self) -> None:
         """How many workers, and what each one asks of the cluster: a GPU each where the cluster
-        has GPUs (unless --device cpu), else the CPUs divided among them as their threads."""
+        has GPUs (unless --device cpu), else a share of the CPUs, which each worker divides into
+        streams and threads as one process divides its cores (vfi.runtime.choice)."""
         resources = self.ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
         if gpus and self.options.get("device") != "cpu":
@@ -140,11 +141,15 @@ class RayRunner:
             self.resources = {"num_gpus": 1, "num_cpus": 1}
             return
         self.size = self.requested or cpus
-        threads = self.options.get("threads") or max(1, cpus // self.size)
-        self.options["threads"] = threads
+        threads = self.options.get("threads")
         # What Ray reserves per worker: its threads where they all fit, else an equal share, so
         # that every worker can be placed (Ray takes fractions below one CPU, whole numbers above).
-        share = threads if threads * self.size <= cpus else max(1, cpus // self.size) if self.size <= cpus else cpus / self.size
+        if threads is not None and threads * self.size <= cpus:
+            share = threads
+        else:
+            share = max(1, cpus // self.size) if self.size <= cpus else cpus / self.size
+        if threads is None:  # the worker divides its share into streams and threads as one process would
+            self.options["cores"] = max(1, int(share))
         self.resources = {"num_cpus": share}
 
     def _add_worker(self) -> tuple[str, str]:

@@ -3,6 +3,7 @@ on Ray's workers), joined in order into the output, which is renamed into place 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -24,6 +25,18 @@ from vfi.runtime.video.sink import EncoderOptions
 from vfi.runtime.video.source import Decoded, Source, error_reason
 from vfi.runtime.video.stages import check_video_options, expected_output_frames
 from vfi.runtime.video.summary import VideoSummary
+
+
+# A chunk's output frames travel back whole, through Ray's object store and the driver's memory:
+# this bounds them, counted as raw 8-bit 4:4:4 (FFV1 takes about a third of that for 4:2:0, less
+# for 10-bit): 172 output frames at 1080p, 1553 at 640×360.
+CHUNK_BYTES = 2**30
+CHUNKS_PER_WORKER = 4  # so that the last chunks, or a rerun, do not leave the other workers idle
+
+
+def default_chunk_count(source: Source, output_frames: Fraction, workers: int) -> int:
+    frame_bytes = source.width * source.height * 3
+    return max(CHUNKS_PER_WORKER * workers, math.ceil(output_frames * frame_bytes / CHUNK_BYTES))
 
 
 class ChunkRunner(Protocol):
@@ -52,7 +65,8 @@ def process_video_split(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> VideoSummary:
     """Like vfi.runtime.video.process_video (the same output, frame for frame), with the video split
-    into `chunk_count` chunks (default: 4 per worker) that `runner` interpolates."""
+    into `chunk_count` chunks that `runner` interpolates (default: 4 per worker, and more where
+    a chunk's output frames would exceed CHUNK_BYTES)."""
     input, output = str(input), str(output)
     if PIPE in (input, output):
         raise VfiError("a video split across workers is read from and written to files, not pipes")
@@ -64,7 +78,8 @@ def process_video_split(
     try:
         rate = target_rate if target_rate is not None else factor * source.rate
         check_output_rate(source.label, source.rate, rate)
-        splits = boundaries(scan(input), chunk_count or 4 * runner.size)
+        packets = scan(input)
+        splits = boundaries(packets, chunk_count or default_chunk_count(source, len(packets) * rate / source.rate, runner.size))
         first = _first_frame(source)
         summary = VideoSummary(
             input=input, output=output, model=runner.model, path=runner.path, input_rate=rate_text(source.rate),
