@@ -120,4 +120,5 @@ def test_batch_on_ray_does_every_video_and_reports_the_broken_one(tmp_path, clus
     for name in ("a.mkv", "day2/b.mp4"):
         summary = results[str(folder / name)]["summary"]
         assert summary["written"] == 23 and summary["lost"] == 0 and len(summary["workers"]) == 2
+        assert sum(w["frames"] for w in summary["workers"]) == 23  # counted per video, not over the batch
         assert (tmp_path / "out" / name).is_file()

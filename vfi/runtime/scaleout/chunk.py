@@ -47,8 +47,7 @@ class ChunkResult:
     counts: dict[str, int]  # COUNTERS
     last_time: Fraction  # the last input frame placed, and how long it lasts
     last_duration: Fraction
-    worker: str = ""
-    elapsed_s: float = 0.0
+    elapsed_s: float
 
 
 def interpolate_chunk(

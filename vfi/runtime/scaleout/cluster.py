@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,10 +65,12 @@ class ProgressTracker:
     def snapshot(self) -> dict[int, int]:
         return dict(self.frames)
 
+    def reset(self) -> None:
+        self.frames = {}
+
 
 @dataclass
 class _Worker:
-    number: int
     handle: object
     pid: int = 0
     node: str = ""
@@ -154,7 +155,7 @@ class RayRunner:
 
     def _add_worker(self) -> tuple[str, str]:
         actor = self.ray.remote(ChunkWorker).options(max_restarts=0, **self.resources)
-        worker = _Worker(len(self.workers), actor.remote(self.options, self.tracker))
+        worker = _Worker(actor.remote(self.options, self.tracker))
         try:
             facts = self.ray.get(worker.handle.start.remote(), timeout=START_TIMEOUT_S)
         except self.ray.exceptions.RayTaskError as exc:
@@ -169,7 +170,12 @@ class RayRunner:
     # -- the chunks -----------------------------------------------------------------------------
 
     def run(self, job: ChunkJob, plan: list[Chunk], expected: int | None) -> Iterator[tuple[Chunk, ChunkResult]]:
+        """Every chunk's result in order (vfi.runtime.scaleout.driver.ChunkRunner.run); the counts
+        that report() adds to the summary start again for each video."""
         ray = self.ray
+        self.workers = [_Worker(w.handle, w.pid, w.node) for w in self.workers if not w.died]
+        self.retried = 0
+        ray.get(self.tracker.reset.remote())
         waiting, in_flight, results = deque(plan), {}, {}
         attempts = {chunk.index: 0 for chunk in plan}
         finished: dict[int, int] = {}  # output frames of the chunks done
@@ -181,10 +187,10 @@ class RayRunner:
                         chunk = waiting.popleft()
                         attempts[chunk.index] += 1
                         worker.running.append(chunk)
-                        in_flight[worker.handle.run.remote(job, chunk)] = (chunk, worker, time.perf_counter())
+                        in_flight[worker.handle.run.remote(job, chunk)] = (chunk, worker)
                 done, _ = ray.wait(list(in_flight), num_returns=1, timeout=_POLL_S)
                 for ref in done:
-                    chunk, worker, started = in_flight.pop(ref)
+                    chunk, worker = in_flight.pop(ref)
                     worker.running.remove(chunk)
                     try:
                         result = ray.get(ref)
@@ -197,7 +203,6 @@ class RayRunner:
                     worker.frames += result.counts["expected"]
                     worker.inferences += result.counts["inferences"]
                     worker.busy_s += result.elapsed_s
-                    result.worker = worker.name
                     results[chunk.index] = result
                     finished[chunk.index] = result.counts["expected"]
                 self._show(meter, finished)

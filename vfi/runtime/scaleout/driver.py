@@ -91,7 +91,9 @@ def process_video_split(
         with replaced_on_success(output, f".partial{Path(output).suffix}") as temporary:
             joiner = Joiner(source, first, temporary, rate, time_base, encoder, summary, input)
             try:
-                job = ChunkJob(input, max_pixels, rate, first.time, joiner.sink.pictures)
+                # absolute: a worker's working folder is not the driver's (on another machine, the
+                # input must be at the same path there)
+                job = ChunkJob(os.path.abspath(input), max_pixels, rate, first.time, joiner.sink.pictures)
                 for chunk, result in runner.run(job, plan, expected_output_frames(source, rate)):
                     joiner.add(chunk, result)
                 joiner.finish(result)
