@@ -44,6 +44,7 @@ class ChunkJob:
 class ChunkResult:
     index: int
     video: bytes  # the output frames, lossless, in order (see output_frames)
+    picture_types: list[int]  # each output frame's, as the single-process encoder would see it
     counts: dict[str, int]  # COUNTERS
     last_time: Fraction  # the last input frame placed, and how long it lasts
     last_duration: Fraction
@@ -82,7 +83,7 @@ def interpolate_chunk(
         source.container.close()
     counters.inferences = interpolator.inferences - inferences
     return ChunkResult(
-        chunk.index, writer.finish(), {name: getattr(counters, name) for name in COUNTERS}, last.time, last.duration,
+        chunk.index, writer.finish(), writer.picture_types, {name: getattr(counters, name) for name in COUNTERS}, last.time, last.duration,
         elapsed_s=time.perf_counter() - started,
     )
 
@@ -136,7 +137,7 @@ class _LosslessWriter:
     else the raw frames one after another (NUT would store yuvj420p as yuv420p)."""
 
     def __init__(self, pictures: OutputPictures, width: int, height: int, rate: Fraction):
-        self.pictures, self.buffer, self.frames = pictures, io.BytesIO(), 0
+        self.pictures, self.buffer, self.frames, self.picture_types = pictures, io.BytesIO(), 0, []
         ffv1 = pictures.pix_fmt in _FFV1_FORMATS
         self.container = av.open(self.buffer, "w", format="nut" if ffv1 else "rawvideo")
         self.stream = self.container.add_stream("ffv1" if ffv1 else "rawvideo", rate=rate)
@@ -146,7 +147,9 @@ class _LosslessWriter:
     def write_ready(self, scheduler: Scheduler) -> None:
         for slot in scheduler.ready():
             picture = slot.pixels if slot.kind == "interpolated" else slot.frame.frame
-            self.container.mux(self.stream.encode(self.pictures.frame(picture, self.frames, self.time_base)))
+            frame = self.pictures.frame(picture, self.frames, self.time_base)
+            self.picture_types.append(int(frame.pict_type))  # FFV1 would make every frame an I-frame
+            self.container.mux(self.stream.encode(frame))
             self.frames += 1
 
     def finish(self) -> bytes:

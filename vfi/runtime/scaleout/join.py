@@ -35,6 +35,7 @@ class Joiner:
         for count, frame in enumerate(output_frames(result.video, *self.frame_format), 1):
             time = self.start + Fraction(chunk.first_output + count - 1) / self.rate
             self._copy_streams_until(time)
+            frame.pict_type = result.picture_types[count - 1]
             self.sink.write(round(time / self.time_base), frame)
         if chunk.output_frames is not None and count != chunk.output_frames:
             raise RuntimeError(f"chunk {chunk.index} returned {count} output frames, not {chunk.output_frames}")

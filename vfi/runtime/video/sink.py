@@ -56,12 +56,10 @@ class OutputPictures:
 
     def frame(self, picture, pts: int, time_base: Fraction) -> av.VideoFrame:
         """`picture` (an av.VideoFrame as decoded, or float RGB [3, H, W]) in the output format at
-        `pts`. Its picture type is cleared: the encoder places its own keyframes, whatever the
-        input's frame types or the path the frame took (vfi.runtime.scaleout sends every frame
-        through an intra-only intermediate)."""
+        `pts`. A frame passed through as decoded keeps its picture type, which libx264 follows
+        (vfi.runtime.scaleout carries it across its intra-only intermediate)."""
         frame = self._converted(picture)
         frame.pts, frame.time_base = pts, time_base  # not the input's time base
-        frame.pict_type = av.video.frame.PictureType.NONE
         return frame
 
     def _converted(self, picture) -> av.VideoFrame:
