@@ -37,7 +37,7 @@ SEQUENCES = (
 )
 # By default fp32 on three pairs, one per Middlebury frame size (FP32_PAIRS, below), fp16 on two
 # of them (Beanbags: large motion; Venus: the INT8 pair) and INT8 on Venus alone
-# (VFI_PARITY_ALL_PAIRS=1: all three on every pair). Every pair runs the same exported graph, so
+# (VFI_PARITY_ALL_PAIRS=1: all three precisions on every pair). Every pair runs the same exported graph, so
 # more pairs add inputs, not code paths. History of the cut, each time the clean-clone CI went over
 # its 70-minute budget: fp16 on all 12 pairs took this module from 22 to 42 min and CI to 73 min
 # (2026-12-03, stop 19); fp32 on all 12 pairs with four ModelOpt models took CI to 86 min
