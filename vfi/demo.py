@@ -17,7 +17,11 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("-o", "--output-dir", type=Path, default=DEFAULT_FOLDER,
                         help=f"folder for the two videos, created if missing (default ./{DEFAULT_FOLDER})")
-    parser.add_argument("--model", help=f"a registered model (default {DEFAULT_MODEL})")
+    from vfi.runtime.cli import add_quality_argument
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help=f"a registered model (default {DEFAULT_MODEL})")
+    add_quality_argument(source)
     parser.add_argument("--backend", choices=["torch", "ort"], help="default: the fastest here, as `vfi interpolate`")
     parser.add_argument("--threads", type=int, help="CPU threads per inference (default as `vfi interpolate`)")
     parser.add_argument("--factor", type=int, default=2, help="output rate = factor × input rate (default 2)")
@@ -30,6 +34,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from vfi.errors import VfiError
+    from vfi.runtime.cli import model_option
     from vfi.runtime.interpolator import Interpolator
     from vfi.frames.synthetic import Scene, write_mp4
     from vfi.runtime.video import parse_rate, parse_size
@@ -47,7 +52,7 @@ def run(args) -> int:
     write_mp4(Scene(width, height, args.seed, args.frames).frames(args.frames), clip, rate)
     print(f"input:  {clip}  ({args.frames} frames, {width}x{height}, {args.rate} fps, generated)", file=sys.stderr)
     output = folder / f"synthetic-{args.factor}x.mp4"
-    with Interpolator(args.model, args.backend, threads=args.threads) as interpolator:
+    with Interpolator(model_option(args), args.backend, threads=args.threads) as interpolator:
         summary = interpolator.process_video(clip, output, factor=args.factor, progress=sys.stderr.isatty())
     print(summary.report(), file=sys.stderr)
     print(f"output: {output}  ({summary.written} frames, {summary.output_rate} fps, {summary.model})", file=sys.stderr)

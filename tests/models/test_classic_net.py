@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from vfi.models import MODELS, load
-from vfi.models.classic_net import ClassicNet, median3x3, presharpen
+from vfi.models.classic_net import BALANCED, BEST, FAST, QUALITY_MODELS, ClassicNet, median3x3, presharpen
 from vfi.frames.synthetic import Scene, texture
 
 
@@ -36,11 +36,27 @@ def scene():
     return Scene(320, 192, seed=3)
 
 
-def test_card_and_no_learned_weights(model):
-    card = MODELS["classic"]
+@pytest.mark.parametrize("name", QUALITY_MODELS.values())
+def test_card_and_no_learned_weights(name):
+    card, model = MODELS[name], load(name)
     assert card.arbitrary_t and card.ops == ("softsplat",) and card.checkpoint_manifest is None
+    assert card.pad_multiple == model.schedule.pad_multiple == 32  # five pyramid levels below the input
     assert sum(p.numel() for p in model.parameters()) == 0
     assert model.state_dict() == {}
+
+
+def test_quality_presets_order_the_tv_l1_work():
+    """fast drops the finest level, best does more at the coarse ones; nothing else differs."""
+    assert QUALITY_MODELS == {"fast": "classic-fast", "balanced": "classic", "best": "classic-best"}
+    assert [load(name).schedule for name in QUALITY_MODELS.values()] == [FAST, BALANCED, BEST]
+    assert (FAST.finest, BALANCED.finest, BEST.finest) == (2, 1, 1)
+    assert FAST.levels == BALANCED.levels[:-1] and BEST.levels[-1] == BALANCED.levels[-1]
+
+    def work(schedule):  # primal-dual iterations weighted by their level's share of the input's pixels
+        coarsest = len(schedule.levels) + schedule.finest - 1  # that level is 1/2**coarsest of the input
+        return sum(warps * iterations * 4.0 ** (level - coarsest) for level, (warps, iterations) in enumerate(schedule.levels))
+
+    assert work(FAST) < work(BALANCED) < work(BEST)
 
 
 def test_median3x3_is_the_exact_median_with_ties():
@@ -62,8 +78,9 @@ def test_presharpen_undoes_only_fractional_shifts():
     torch.testing.assert_close(half, frames + 1.5 / 8 * laplacian)
 
 
+@pytest.mark.parametrize("schedule", [FAST, BALANCED, BEST], ids=list(QUALITY_MODELS))
 @pytest.mark.parametrize("gain, offset", [(1.0, 0.0), (1.3, 0.05), (0.7, -0.05)])
-def test_flow_recovers_a_translation_also_under_a_brightness_change(gain, offset):
+def test_flow_recovers_a_translation_also_under_a_brightness_change(gain, offset, schedule):
     """Measured mean errors 0.13-0.21 px in every case; without the luminance normalisation a
     gain of 1.3 gives errors of 28-77 px."""
     rng = np.random.default_rng(0)
@@ -73,16 +90,19 @@ def test_flow_recovers_a_translation_also_under_a_brightness_change(gain, offset
     y, x = torch.meshgrid(torch.arange(20, 100.0), torch.arange(20, 140.0), indexing="ij")
     grid = torch.stack([(x - shift[0] + 0.5) / 160 * 2 - 1, (y - shift[1] + 0.5) / 120 * 2 - 1], -1).unsqueeze(0)
     frame1 = F.grid_sample(image, grid, align_corners=False) * gain + offset  # content moved by `shift`
-    luma = (torch.cat([frame0, frame1]) * ClassicNet().luma).sum(1, keepdim=True)
-    flow = ClassicNet.flow(luma, 1)[:, :, 10:-10, 10:-10]  # away from content entering the frame
+    net = ClassicNet(schedule)
+    luma = (torch.cat([frame0, frame1]) * net.luma).sum(1, keepdim=True)
+    flow = net.flow(luma, 1)[:, :, 10:-10, 10:-10]  # away from content entering the frame
     assert float((flow[0] - shift).abs().mean()) < 0.3
     assert float((flow[1] + shift).abs().mean()) < 0.3
 
 
-def test_interpolates_a_synthetic_scene_far_better_than_blending(model, scene):
+@pytest.mark.parametrize("name", QUALITY_MODELS.values())
+def test_interpolates_a_synthetic_scene_far_better_than_blending(name, scene):
     """The scene's objects occlude each other and leave the frame; its frames at fractional
     times are the truth. Measured at these times: 30.8-32.9 dB against 22.3-25.8 dB for the
     linear blend."""
+    model = load(name)
     for start, t in ((4.0, 0.5), (9.0, 0.5), (9.0, 0.25)):
         frame0, frame1, truth = (tensor(scene.frame(time)) for time in (start, start + 1, start + t))
         with torch.no_grad():

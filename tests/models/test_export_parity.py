@@ -27,6 +27,7 @@ from vfi.plugins.onnx_model import ort_session
 from vfi.export.precision import to_fp16
 from vfi.export.quantize import qdq_violations, to_int8
 from vfi.models import MODELS, build
+from vfi.models.classic_net import QUALITY_MODELS
 from vfi.frames.images import read_rgb
 from vfi.parity.compare import compare
 from vfi.parity.runners import PSNR_THRESHOLDS_DB
@@ -63,7 +64,11 @@ CALIBRATION_SAMPLES = 1
 CALIBRATION_METHOD = "minmax"
 # INT8 does not apply to classic: it has no Conv/MatMul/Gemm, so there is nothing to quantize
 # (to_int8 refuses it). Its fp16 variant keeps the TV-L1 Loop in float32 (vfi.export.precision).
-NO_INT8 = ("classic",)
+NO_INT8 = tuple(QUALITY_MODELS.values())
+# classic's --quality presets differ from classic only in Loop trip counts and the finest pyramid
+# level, and each export takes 1-2 minutes here, so the default run checks them on one pair at
+# t = 0.5 in fp32; VFI_PARITY_ALL_PAIRS=1 checks them as every other model.
+PRESET_VARIANTS = tuple(name for name in QUALITY_MODELS.values() if name != "classic")
 # ModelOpt's INT8 on Venus for adacof_net by default, every model (the DSFN clip included) with
 # VFI_PARITY_ALL_PAIRS=1. Its calibration (in a process of its own) took 20-130 s per model on 2
 # cores shared with other work, cdfi_net's 227 s; with four models in the default run the clean-clone
@@ -90,6 +95,8 @@ PAIR_MODELS = [name for name in MODELS if name not in CLIP_MODELS]
 
 
 def precisions_on(name: str, sequence: str) -> tuple[str, ...]:
+    if name in PRESET_VARIANTS and not ALL_PAIRS:
+        return ("fp32",)
     precisions = ["fp32"]
     if ALL_PAIRS or sequence in FP16_PAIRS:
         precisions.append("fp16")
@@ -165,7 +172,8 @@ def check(expected: list[np.ndarray], session, feeds: dict, truth, name: str, pr
 
 PAIR_CASES = [
     pytest.param(name, sequence, id=f"{name}-{sequence}")
-    for name in PAIR_MODELS for sequence in SEQUENCES if ALL_PAIRS or sequence in FP32_PAIRS
+    for name in PAIR_MODELS for sequence in SEQUENCES
+    if ALL_PAIRS or sequence in (FP32_PAIRS[:1] if name in PRESET_VARIANTS else FP32_PAIRS)
 ]
 
 
@@ -176,7 +184,8 @@ def test_onnx_variants_match_pytorch_on_middlebury(name, sequence, data_dir, cal
     folder = data_dir / "middlebury" / sequence
     frame0, frame1 = (torch.from_numpy(read_rgb(folder / name)) for name in ("frame10.png", "frame11.png"))
     truth = read_rgb(folder / "frame10i11.png")
-    for t in TIMES if MODELS[name].arbitrary_t else (None,):
+    times = (0.5,) if name in PRESET_VARIANTS and not ALL_PAIRS else TIMES
+    for t in times if MODELS[name].arbitrary_t else (None,):
         inputs = {"frame0": frame0, "frame1": frame1} | ({} if t is None else {"t": torch.tensor([t])})
         start = time.perf_counter()
         with torch.no_grad():

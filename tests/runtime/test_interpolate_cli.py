@@ -159,6 +159,24 @@ def test_json_summary(capsys, tmp_path, clip):
     assert not leftovers(tmp_path)
 
 
+def test_quality_preset_runs_its_model(capsys, tmp_path):
+    Image.fromarray(flat(40, 37, 53)).save(tmp_path / "a.png")
+    Image.fromarray(flat(200, 37, 53)).save(tmp_path / "b.png")
+    code = main(["interpolate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "mid.png"),
+                 "--quality", "fast", "--backend", "torch"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "classic-fast" in err
+    assert np.asarray(Image.open(tmp_path / "mid.png")).shape == (37, 53, 3)
+
+
+def test_quality_and_model_exclude_each_other(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        main(["interpolate", "a.mp4", "b.mp4", "--quality", "best", "--model", "classic"])
+    assert exited.value.code == 2
+    assert "argument --model: not allowed with argument --quality" in capsys.readouterr().err
+
+
 def test_image_pair(capsys, tmp_path):
     Image.fromarray(flat(40, 37, 53)).save(tmp_path / "a.png")
     Image.fromarray(flat(200, 37, 53)).save(tmp_path / "b.png")

@@ -1,7 +1,8 @@
 """classic: a weight-free interpolator, the default of `vfi interpolate` when no checkpoint is given.
 
 1. Bidirectional optical flow by TV-L1 (Zach, Pock & Bischof 2007, in the primal-dual form of
-   Wedel et al. 2009), coarse to fine: luminance pyramid from half resolution down to 1/32, at
+   Wedel et al. 2009), coarse to fine: luminance pyramid from half resolution (a quarter with
+   `--quality fast`) down to 1/32, at
    each level a fixed number of warps (the data term linearised around the current flow) with a
    fixed number of primal-dual iterations each, then a 3×3 median filter. The L1 data term makes the flow robust to outliers such as
    occlusions, specular highlights and local shading changes; each frame's luminance is
@@ -30,6 +31,9 @@ the measured effect of the neighbouring values.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,13 +41,32 @@ from torch import nn
 from vfi.models.card import ModelCard
 from vfi.plugins.softsplat import softsplat
 
-# (warps, TV-L1 iterations per warp) per pyramid level, coarsest (1/32 of the input) first, finest
-# (1/2) last. One warp at the two coarsest levels and 10 iterations at 1/8 measure the same on
-# Middlebury as (2, 15) at the three coarsest (34.52 dB) for fewer small-level Loop steps, whose cost
-# in ONNX Runtime is mostly per-node overhead; (1, 6) at 1/2: −0.03 dB; 10 iterations at the
-# coarsest: −0.04 dB; flow from 1/4 instead of 1/2: −0.57 dB.
-SCHEDULE = ((1, 15), (1, 15), (2, 10), (2, 8), (1, 8))
-PAD_MULTIPLE = 2 ** len(SCHEDULE)  # every level halves its parent exactly
+
+
+@dataclass(frozen=True)
+class FlowSchedule:
+    """How much TV-L1 work the flow gets: (warps, primal-dual iterations per warp) per pyramid
+    level, coarsest first, and the finest level's scale, 1/2**finest of the input."""
+
+    levels: tuple[tuple[int, int], ...]
+    finest: int = 1
+
+    @property
+    def pad_multiple(self) -> int:
+        return 2 ** (len(self.levels) + self.finest - 1)  # every level halves its parent exactly
+
+
+# The default (`--quality balanced`), levels 1/32 to 1/2. One warp at the two coarsest levels and 10
+# iterations at 1/8 measure the same on Middlebury as (2, 15) at the three coarsest (34.52 dB) for
+# fewer small-level Loop steps, whose cost in ONNX Runtime is mostly per-node overhead; (1, 6) at
+# 1/2: −0.03 dB; 10 iterations at the coarsest: −0.04 dB; flow from 1/4 instead of 1/2: −0.57 dB.
+BALANCED = FlowSchedule(((1, 15), (1, 15), (2, 10), (2, 8), (1, 8)))
+# `--quality fast`: the same levels without the finest, so the flow ends at 1/4 of the input.
+FAST = FlowSchedule(BALANCED.levels[:-1], finest=2)
+# `--quality best`: twice the warps and iterations at every level but the finest. Camera motion on
+# real footage (car-turn.mp4) needs them to converge where the default stops short; numbers in
+# docs/classic.md.
+BEST = FlowSchedule(((2, 30),) * 4 + ((1, 8),))
 DATA_WEIGHT = 4.0  # TV-L1 λ, for luminance normalised to unit variance (3: −0.05 dB, 5: −0.04 dB)
 COUPLING = 0.3  # TV-L1 θ
 DUAL_STEP = 0.25  # TV-L1 τ (≤ 1/4 for convergence)
@@ -75,9 +98,9 @@ def backwarp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def upsample_flow(flow: torch.Tensor) -> torch.Tensor:
-    """Twice the size and twice the displacement."""
-    return F.interpolate(flow, scale_factor=2.0, mode="bilinear", align_corners=False) * 2.0
+def upsample_flow(flow: torch.Tensor, factor: int = 2) -> torch.Tensor:
+    """`factor` times the size and the displacement."""
+    return F.interpolate(flow, scale_factor=float(factor), mode="bilinear", align_corners=False) * factor
 
 
 def neighbours(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -155,15 +178,15 @@ def tvl1_warp(reference: torch.Tensor, other: torch.Tensor, flow: torch.Tensor, 
     return repeat(step, iterations, (flow, dual_x, dual_y))
 
 
-def tvl1_flow(luma: torch.Tensor, pairs: int) -> torch.Tensor:
-    """Flows at half the resolution of `luma` [2P,1,H,W] (the P first frames, then the P second
-    frames; H and W multiples of PAD_MULTIPLE): first→second for the first P, second→first for the
-    others."""
-    pyramid = [F.avg_pool2d(luma, 2)]
-    for _ in SCHEDULE[1:]:
+def tvl1_flow(luma: torch.Tensor, pairs: int, schedule: FlowSchedule) -> torch.Tensor:
+    """Flows at 1/2**schedule.finest of the resolution of `luma` [2P,1,H,W] (the P first frames,
+    then the P second frames; H and W multiples of schedule.pad_multiple): first→second for the
+    first P, second→first for the others."""
+    pyramid = [F.avg_pool2d(luma, 2 ** schedule.finest)]
+    for _ in schedule.levels[1:]:
         pyramid.append(F.avg_pool2d(pyramid[-1], 2))
     flow = dual_x = dual_y = None
-    for (warps, iterations), reference in zip(SCHEDULE, reversed(pyramid)):
+    for (warps, iterations), reference in zip(schedule.levels, reversed(pyramid)):
         other = torch.cat([reference[pairs:], reference[:pairs]])
         if flow is None:
             # Three tensors, not one: torch.while_loop rejects aliased loop-carried values.
@@ -212,20 +235,22 @@ def presharpen(frames: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 class ClassicNet(nn.Module):
     """forward(frame0, frame1, t): RGB [N,3,H,W] in [0, 1], t [N] in (0, 1) → RGB [N,3,H,W]."""
 
-    def __init__(self):
+    def __init__(self, schedule: FlowSchedule = BALANCED):
         super().__init__()
+        self.schedule = schedule
         self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
 
-    @staticmethod
-    def flow(luma: torch.Tensor, pairs: int) -> torch.Tensor:
+    def flow(self, luma: torch.Tensor, pairs: int) -> torch.Tensor:
         """Full-resolution flows of the luminance `luma` [2P,1,H,W] (as in `tvl1_flow`)."""
         height, width = luma.shape[2:]
-        pad_h = (PAD_MULTIPLE - height % PAD_MULTIPLE) % PAD_MULTIPLE
-        pad_w = (PAD_MULTIPLE - width % PAD_MULTIPLE) % PAD_MULTIPLE
+        multiple = self.schedule.pad_multiple
+        pad_h = (multiple - height % multiple) % multiple
+        pad_w = (multiple - width % multiple) % multiple
         mean = luma.mean(dim=(2, 3), keepdim=True)
         std = (luma - mean).square().mean(dim=(2, 3), keepdim=True).sqrt()
         luma = F.pad((luma - mean) / (std + 1e-2), (0, pad_w, 0, pad_h), mode="replicate")
-        return upsample_flow(tvl1_flow(luma, pairs))[:, :, :height, :width]
+        flow = tvl1_flow(luma, pairs, self.schedule)
+        return upsample_flow(flow, 2 ** self.schedule.finest)[:, :, :height, :width]
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         n = frame0.shape[0]
@@ -256,13 +281,25 @@ class ClassicNet(nn.Module):
         return (numerator[:n] + numerator[n:] + HOLE_WEIGHT * blend) / (denominator[:n] + denominator[n:] + HOLE_WEIGHT)
 
 
-CARDS = (
+# `--quality` → (the registered model it runs, its schedule, its summary); each preset is a model of
+# its own, so it gets its own cached export.
+PRESETS = {
+    "fast": ("classic-fast", FAST, "classic with the flow at 1/4 resolution (--quality fast)"),
+    "balanced": ("classic", BALANCED, "weight-free default: TV-L1 flow both ways, softmax splatting with a "
+                 "brightness-constancy metric; any t"),
+    "best": ("classic-best", BEST, "classic with twice the TV-L1 work at the coarse levels, for camera motion "
+             "(--quality best)"),
+}
+QUALITY_MODELS = {quality: name for quality, (name, _, _) in PRESETS.items()}
+
+CARDS = tuple(
     ModelCard(
-        name="classic",
-        summary="weight-free default: TV-L1 flow both ways, softmax splatting with a brightness-constancy metric; any t",
-        build=ClassicNet,
+        name=name,
+        summary=summary,
+        build=functools.partial(ClassicNet, schedule),
         ops=("softsplat",),
-        pad_multiple=PAD_MULTIPLE,
+        pad_multiple=schedule.pad_multiple,
         arbitrary_t=True,
-    ),
+    )
+    for name, schedule, summary in PRESETS.values()
 )

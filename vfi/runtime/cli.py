@@ -39,6 +39,7 @@ def add_video_arguments(parser, images: bool = False) -> None:
     model = parser.add_argument_group("model (one of)")
     source = model.add_mutually_exclusive_group()
     source.add_argument("--model", help=f"a registered model (`vfi models`; default {DEFAULT_MODEL})")
+    add_quality_argument(source)
     source.add_argument("--onnx", type=Path, help="an ONNX file from `vfi export`")
     source.add_argument("--engine", type=Path, help="a TensorRT engine from `vfi build` (with its .json sidecar)")
     model.add_argument("--weights", type=Path, help="checkpoint or .safetensors for --model (default: seeded random weights)")
@@ -140,6 +141,22 @@ def _run(args, paths: list[str]) -> int:
         return report_video(process_video_args(interpolator, *paths, args), args, paths[-1])
 
 
+def add_quality_argument(parser) -> None:
+    from vfi.models.classic_net import QUALITY_MODELS
+
+    parser.add_argument("--quality", choices=list(QUALITY_MODELS),
+                        help="the weight-free default's speed/quality preset: " + ", ".join(
+                            f"{quality} = --model {name}" for quality, name in QUALITY_MODELS.items())
+                        + " (numbers in docs/classic.md)")
+
+
+def model_option(args) -> str | None:
+    """--model, or the model that --quality names."""
+    from vfi.models.classic_net import QUALITY_MODELS
+
+    return QUALITY_MODELS[args.quality] if args.quality else args.model
+
+
 def check_scaleout_arguments(args) -> None:
     from vfi.errors import VfiError
 
@@ -151,7 +168,7 @@ def check_scaleout_arguments(args) -> None:
 def interpolator_options(args) -> dict:
     """The Interpolator's keyword arguments from the command line."""
     return dict(
-        model=args.model, backend=args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine,
+        model=model_option(args), backend=args.backend, weights=args.weights, onnx=args.onnx, engine=args.engine,
         device=args.device, dtype=args.dtype, provider=args.provider, plugins=args.plugins, threads=args.threads,
         streams=args.streams, batch_size=args.batch_size,
         scene_threshold=None if args.no_scene_detect else args.scene_threshold, seed=args.seed,
