@@ -12,13 +12,12 @@ DEFAULT_FOLDER = Path("vfi-demo")
 
 
 def add_arguments(parser) -> None:
+    from vfi.runtime.cli import add_quality_argument
     from vfi.runtime.interpolator import DEFAULT_MODEL
     from vfi.frames.synthetic import DEFAULT_FRAMES, DEFAULT_RATE, DEFAULT_SIZE
 
     parser.add_argument("-o", "--output-dir", type=Path, default=DEFAULT_FOLDER,
                         help=f"folder for the two videos, created if missing (default ./{DEFAULT_FOLDER})")
-    from vfi.runtime.cli import add_quality_argument
-
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", help=f"a registered model (default {DEFAULT_MODEL})")
     add_quality_argument(source)

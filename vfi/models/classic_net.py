@@ -2,8 +2,7 @@
 
 1. Bidirectional optical flow by TV-L1 (Zach, Pock & Bischof 2007, in the primal-dual form of
    Wedel et al. 2009), coarse to fine: luminance pyramid from half resolution (a quarter with
-   `--quality fast`) down to 1/32, at
-   each level a fixed number of warps (the data term linearised around the current flow) with a
+   `--quality fast`) down to 1/32, at each level a fixed number of warps (the data term linearised around the current flow) with a
    fixed number of primal-dual iterations each, then a 3×3 median filter. The L1 data term makes the flow robust to outliers such as
    occlusions, specular highlights and local shading changes; each frame's luminance is
    normalised to zero mean and unit variance first, which absorbs global exposure changes and
@@ -42,7 +41,6 @@ from vfi.models.card import ModelCard
 from vfi.plugins.softsplat import softsplat
 
 
-
 @dataclass(frozen=True)
 class FlowSchedule:
     """How much TV-L1 work the flow gets: (warps, primal-dual iterations per warp) per pyramid
@@ -63,7 +61,7 @@ class FlowSchedule:
 BALANCED = FlowSchedule(((1, 15), (1, 15), (2, 10), (2, 8), (1, 8)))
 # `--quality fast`: the same levels without the finest, so the flow ends at 1/4 of the input.
 FAST = FlowSchedule(BALANCED.levels[:-1], finest=2)
-# `--quality best`: twice the warps and iterations at every level but the finest. Camera motion on
+# `--quality best`: (2, 30) at the four coarse levels, 3-4× the default's iterations there. Camera motion on
 # real footage (car-turn.mp4) needs them to converge where the default stops short; numbers in
 # docs/classic.md.
 BEST = FlowSchedule(((2, 30),) * 4 + ((1, 8),))
@@ -287,7 +285,7 @@ PRESETS = {
     "fast": ("classic-fast", FAST, "classic with the flow at 1/4 resolution (--quality fast)"),
     "balanced": ("classic", BALANCED, "weight-free default: TV-L1 flow both ways, softmax splatting with a "
                  "brightness-constancy metric; any t"),
-    "best": ("classic-best", BEST, "classic with twice the TV-L1 work at the coarse levels, for camera motion "
+    "best": ("classic-best", BEST, "classic with 3-4× the TV-L1 iterations at the coarse levels, for camera motion "
              "(--quality best)"),
 }
 QUALITY_MODELS = {quality: name for quality, (name, _, _) in PRESETS.items()}
